@@ -1,0 +1,60 @@
+//! The dblink API in Rust: one function per dblink function.
+//!
+//! `name: Option<&str>` addresses a connection: `Some(name)` a named one,
+//! `None` dblink's unnamed connection.
+
+mod asynchronous;
+mod connection;
+
+pub use asynchronous::*;
+pub use connection::*;
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use crate::error::{Error, Result, sqlstate};
+use crate::pq::Conn;
+use crate::registry::{self, Session};
+
+/// How long a cancel request may take by default (dblink 17's bound).
+pub const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Text for libpq: a C string, refusing an interior NUL.
+pub(crate) fn c_string(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::interior_nul(what))
+}
+
+/// libpq's message without its trailing newline (dblink's `pchomp`).
+pub(crate) fn chomp(mut s: String) -> String {
+    while s.ends_with('\n') {
+        s.pop();
+    }
+    s
+}
+
+/// Runs `f` on the session of the connection `name`, holding its lock.
+pub(crate) fn with_session<T>(
+    name: Option<&str>,
+    f: impl FnOnce(&mut Session) -> Result<T>,
+) -> Result<T> {
+    let entry = registry::lookup(name)?;
+    let mut session = entry.lock();
+    if session.conn.is_none() {
+        return Err(Error::conn_not_available(name));
+    }
+    f(&mut session)
+}
+
+/// Runs `f` on the `PGconn` of the connection `name`, holding its lock.
+pub(crate) fn with_conn<T>(name: Option<&str>, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+    with_session(name, |s| match s.conn.as_mut() {
+        Some(conn) => f(conn),
+        None => Err(Error::conn_not_available(name)),
+    })
+}
+
+/// The error for a wait that ran out of time.
+pub(crate) fn timed_out(what: &str, timeout: Option<Duration>) -> Error {
+    let ms = timeout.map_or(0, |t| t.as_millis());
+    Error::new(sqlstate::QUERY_CANCELED, format!("timed out after {ms} ms {what}"))
+}

@@ -1,0 +1,142 @@
+//! `Error`: what dblink would raise as an ERROR, with the server's words kept.
+
+use crate::pq::PgResult;
+
+/// An ERROR as dblink raises it: SQLSTATE, message, and the optional
+/// DETAIL, HINT and CONTEXT lines. Remote errors keep the remote server's
+/// fields; errors dblink raises itself keep dblink's texts and codes.
+///
+/// The same shape describes the NOTICEs dblink raises instead of an ERROR
+/// when `fail_on_error` is false (see [`crate::set_notice_handler`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    /// The five-character SQLSTATE, e.g. "08003".
+    pub sqlstate: String,
+    /// The primary message, e.g. `connection "a" not available`.
+    pub message: String,
+    /// The DETAIL line, if any.
+    pub detail: Option<String>,
+    /// The HINT line, if any.
+    pub hint: Option<String>,
+    /// The CONTEXT lines (newline-separated), if any.
+    pub context: Option<String>,
+}
+
+/// SQLSTATE codes pgdblink raises itself.
+pub mod sqlstate {
+    /// connection_does_not_exist
+    pub const CONNECTION_DOES_NOT_EXIST: &str = "08003";
+    /// connection_failure
+    pub const CONNECTION_FAILURE: &str = "08006";
+    /// sqlclient_unable_to_establish_sqlconnection
+    pub const UNABLE_TO_ESTABLISH: &str = "08001";
+    /// duplicate_object
+    pub const DUPLICATE_OBJECT: &str = "42710";
+    /// null_value_not_allowed
+    pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
+    /// character_not_in_repertoire (invalid UTF-8 from C)
+    pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+    /// invalid_parameter_value
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    /// query_canceled (also used for a wait that timed out)
+    pub const QUERY_CANCELED: &str = "57014";
+    /// internal_error
+    pub const INTERNAL_ERROR: &str = "XX000";
+    /// out_of_memory
+    pub const OUT_OF_MEMORY: &str = "53200";
+}
+
+impl Error {
+    /// An error with just a SQLSTATE and a message.
+    pub fn new(sqlstate: &str, message: impl Into<String>) -> Error {
+        Error {
+            sqlstate: sqlstate.to_owned(),
+            message: message.into(),
+            detail: None,
+            hint: None,
+            context: None,
+        }
+    }
+
+    /// The same error with a DETAIL line.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// dblink's `connection "a" not available` (or `connection not available`
+    /// for the unnamed connection), 08003.
+    pub(crate) fn conn_not_available(name: Option<&str>) -> Error {
+        let message = match name {
+            Some(n) => format!("connection \"{n}\" not available"),
+            None => "connection not available".to_owned(),
+        };
+        Error::new(sqlstate::CONNECTION_DOES_NOT_EXIST, message)
+    }
+
+    /// A NULL where the C caller had to pass a value.
+    pub(crate) fn null_argument(what: &str) -> Error {
+        Error::new(sqlstate::NULL_VALUE_NOT_ALLOWED, format!("{what} must not be NULL"))
+    }
+
+    /// Bytes from the C caller that are not UTF-8.
+    pub(crate) fn not_utf8(what: &str, err: std::str::Utf8Error) -> Error {
+        Error::new(
+            sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+            format!("{what} is not valid UTF-8 (invalid byte at offset {})", err.valid_up_to()),
+        )
+    }
+
+    /// A string argument that contains a NUL byte (libpq cannot carry it).
+    pub(crate) fn interior_nul(what: &str) -> Error {
+        Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("{what} must not contain a NUL byte"),
+        )
+    }
+
+    /// dblink's report of a failed remote statement (its `dblink_res_error`):
+    /// the remote SQLSTATE (08006 when there is none), primary message (else
+    /// libpq's connection message), detail, hint, and the remote context
+    /// followed by dblink's own line, e.g. `while executing query on dblink
+    /// connection named "a"`.
+    pub(crate) fn remote(
+        res: Option<&PgResult>,
+        conn_message: &str,
+        name: Option<&str>,
+        doing: &str,
+    ) -> Error {
+        use pq_sys::{
+            PG_DIAG_CONTEXT, PG_DIAG_MESSAGE_DETAIL, PG_DIAG_MESSAGE_HINT,
+            PG_DIAG_MESSAGE_PRIMARY, PG_DIAG_SQLSTATE,
+        };
+        let field = |code| res.and_then(|r| r.error_field(code));
+        let primary = field(PG_DIAG_MESSAGE_PRIMARY)
+            .unwrap_or_else(|| conn_message.trim_end_matches('\n').to_owned());
+        let message = if primary.is_empty() {
+            "could not obtain message string for remote error".to_owned()
+        } else {
+            primary
+        };
+        let own_line = match name {
+            Some(n) => format!("{doing} on dblink connection named \"{n}\""),
+            None => format!("{doing} on unnamed dblink connection"),
+        };
+        let context = match field(PG_DIAG_CONTEXT) {
+            Some(remote) => format!("{remote}\n{own_line}"),
+            None => own_line,
+        };
+        Error {
+            sqlstate: field(PG_DIAG_SQLSTATE)
+                .unwrap_or_else(|| sqlstate::CONNECTION_FAILURE.to_owned()),
+            message,
+            detail: field(PG_DIAG_MESSAGE_DETAIL),
+            hint: field(PG_DIAG_MESSAGE_HINT),
+            context: Some(context),
+        }
+    }
+}
+
+/// `Result` with pgdblink's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,106 @@
+//! C strings in and out: the one place that reads pointers a C caller gave.
+
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int};
+
+use crate::error::{Error, Result};
+
+/// A required string argument: NULL and invalid UTF-8 are clear errors.
+///
+/// The caller of the entry point promises that a non-NULL `p` points to a
+/// NUL-terminated string that stays valid and unchanged during the call
+/// (the documented contract of every pgdblink function).
+pub(crate) fn arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    opt_arg(p, what)?.ok_or_else(|| Error::null_argument(what))
+}
+
+/// An optional string argument: NULL is `None` (e.g. the unnamed connection).
+pub(crate) fn opt_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `p` is non-NULL and, by the entry point's contract, points to
+    // a NUL-terminated string valid for the duration of the call.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    std::str::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| Error::not_utf8(what, e))
+}
+
+/// An array of `n` optional string arguments (NULL entries are SQL NULL).
+pub(crate) fn opt_args<'a>(p: *const *const c_char, n: c_int, what: &str) -> Result<Vec<Option<&'a str>>> {
+    let n = usize::try_from(n).map_err(|_| {
+        Error::new(crate::sqlstate::INVALID_PARAMETER_VALUE, format!("number of {what}s must not be negative"))
+    })?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if p.is_null() {
+        return Err(Error::null_argument(what));
+    }
+    // SAFETY: `p` is non-NULL and, by the entry point's contract, points to
+    // `n` readable pointers valid for the duration of the call.
+    let items = unsafe { std::slice::from_raw_parts(p, n) };
+    items.iter().map(|&s| opt_arg(s, what)).collect()
+}
+
+/// A string for C, owned by the caller until `dblink_free`.
+pub(crate) fn to_c_string(s: &str) -> Result<*mut c_char> {
+    CString::new(s)
+        .map(CString::into_raw)
+        .map_err(|_| Error::interior_nul("returned text"))
+}
+
+/// Frees a string made by [`to_c_string`].
+///
+/// The caller promises `p` is NULL or came from [`to_c_string`] and is freed
+/// only once.
+pub(crate) fn free_c_string(p: *mut c_char) {
+    if !p.is_null() {
+        // SAFETY: by the contract above, `p` came from CString::into_raw.
+        drop(unsafe { CString::from_raw(p) });
+    }
+}
+
+/// A NULL-terminated array of strings for C, freed with `dblink_free_strings`.
+pub(crate) fn to_c_strings(items: &[String]) -> Result<*mut *mut c_char> {
+    let mut ptrs = Vec::with_capacity(items.len() + 1);
+    for s in items {
+        match to_c_string(s) {
+            Ok(p) => ptrs.push(p),
+            Err(e) => {
+                ptrs.into_iter().for_each(free_c_string);
+                return Err(e);
+            }
+        }
+    }
+    ptrs.push(std::ptr::null_mut());
+    Ok(Box::into_raw(ptrs.into_boxed_slice()).cast())
+}
+
+/// Frees an array made by [`to_c_strings`].
+///
+/// The caller promises `p` is NULL or came from [`to_c_strings`] and is
+/// freed only once.
+pub(crate) fn free_c_strings(p: *mut *mut c_char) {
+    if p.is_null() {
+        return;
+    }
+    let mut n = 0;
+    // SAFETY: `p` came from to_c_strings, so entries up to and including the
+    // terminating NULL are readable.
+    while !unsafe { *p.add(n) }.is_null() {
+        n += 1;
+    }
+    // SAFETY: `p` was a boxed slice of exactly n + 1 pointers (the strings
+    // and the NULL), rebuilt here with that length and freed once.
+    let all = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n + 1)) };
+    all.iter().for_each(|&s| free_c_string(s));
+}
+
+/// A C index argument as usize; negative is an error.
+pub(crate) fn index(i: c_int, what: &str) -> Result<usize> {
+    usize::try_from(i).map_err(|_| {
+        Error::new(crate::sqlstate::INVALID_PARAMETER_VALUE, format!("{what} {i} is out of range"))
+    })
+}

@@ -1,0 +1,125 @@
+//! C accessors of `dblink_result`.
+
+use std::os::raw::{c_char, c_int};
+
+use super::{cstr, guard};
+use crate::error::{Error, Result, sqlstate};
+use crate::result::{DblinkResult, Status};
+
+/// A result handed to C, freed with `dblink_result_free`.
+pub(crate) fn result_out(r: Result<DblinkResult>) -> Result<*mut DblinkResult> {
+    r.map(|res| Box::into_raw(Box::new(res)))
+}
+
+/// The result behind a C pointer.
+///
+/// By the accessors' contract, a non-NULL `r` came from a pgdblink function
+/// and has not been freed.
+fn result_ref<'a>(r: *const DblinkResult) -> Result<&'a DblinkResult> {
+    // SAFETY: by the contract above, non-NULL `r` points to a live
+    // DblinkResult made by `result_out`, which nothing mutates.
+    unsafe { r.as_ref() }.ok_or_else(|| Error::null_argument("result"))
+}
+
+fn cell<'a>(r: *const DblinkResult, row: c_int, col: c_int) -> Result<(&'a DblinkResult, usize, usize)> {
+    let res = result_ref(r)?;
+    let (row, col) = (cstr::index(row, "row")?, cstr::index(col, "column")?);
+    if !res.in_range(row, col) {
+        return Err(Error::new(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "cell ({row}, {col}) is out of range: the result has {} rows and {} columns",
+                res.ntuples(),
+                res.nfields()
+            ),
+        ));
+    }
+    Ok((res, row, col))
+}
+
+fn count(n: usize) -> Result<c_int> {
+    c_int::try_from(n).map_err(|_| Error::new(sqlstate::INVALID_PARAMETER_VALUE, "count exceeds INT_MAX"))
+}
+
+/// The number of rows; -1 when `r` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_ntuples(r: *const DblinkResult) -> c_int {
+    guard(|| count(result_ref(r)?.ntuples()))
+}
+
+/// The number of columns; -1 when `r` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_nfields(r: *const DblinkResult) -> c_int {
+    guard(|| count(result_ref(r)?.nfields()))
+}
+
+/// The name of column `col`; NULL (and an ERROR) when out of range. Owned by
+/// the result: valid until `dblink_result_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *const c_char {
+    guard(|| {
+        let res = result_ref(r)?;
+        let c = cstr::index(col, "column")?;
+        res.fname_cstr(c).map(|s| s.as_ptr()).ok_or_else(|| {
+            Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("column {c} is out of range: the result has {} columns", res.nfields()),
+            )
+        })
+    })
+}
+
+/// A cell's text, or NULL for SQL NULL (then `dblink_last_error()` is NULL)
+/// and on ERROR (index out of range, NULL result). Owned by the result:
+/// valid until `dblink_result_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_getvalue(r: *const DblinkResult, row: c_int, col: c_int) -> *const c_char {
+    guard(|| {
+        let (res, row, col) = cell(r, row, col)?;
+        Ok(res.value_cstr(row, col).map_or(std::ptr::null(), |s| s.as_ptr()))
+    })
+}
+
+/// 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (out of range).
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_getisnull(r: *const DblinkResult, row: c_int, col: c_int) -> c_int {
+    guard(|| {
+        let (res, row, col) = cell(r, row, col)?;
+        Ok(c_int::from(res.value_cstr(row, col).is_none()))
+    })
+}
+
+/// What the result holds: rows, a command's status row, the end of the
+/// query, or a remote error reported as an empty set. DBLINK_STATUS_ERROR
+/// with an ERROR set when `r` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status {
+    guard(|| Ok(result_ref(r)?.status()))
+}
+
+/// For a DBLINK_STATUS_ERROR result: the remote error's message; NULL for
+/// other results. Owned by the result.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const c_char {
+    guard(|| Ok(result_ref(r)?.error_message_cstr().map_or(std::ptr::null(), |s| s.as_ptr())))
+}
+
+/// For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE; NULL for
+/// other results. Owned by the result.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_char {
+    guard(|| Ok(result_ref(r)?.error_sqlstate_cstr().map_or(std::ptr::null(), |s| s.as_ptr())))
+}
+
+/// Frees a result. NULL is ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_result_free(r: *mut DblinkResult) {
+    guard(|| {
+        if !r.is_null() {
+            // SAFETY: non-NULL `r` came from `result_out` (Box::into_raw) and
+            // the caller frees it only once.
+            drop(unsafe { Box::from_raw(r) });
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,113 @@
+//! `PgResult`: the one owner of a `PGresult`.
+
+use std::ffi::CStr;
+use std::os::raw::c_int;
+use std::ptr::NonNull;
+
+/// What kind of result libpq produced (`PQresultStatus`, grouped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResultKind {
+    /// PGRES_COMMAND_OK.
+    Command,
+    /// PGRES_TUPLES_OK: the whole result, or the end of a streamed one.
+    Tuples,
+    /// PGRES_SINGLE_TUPLE / PGRES_TUPLES_CHUNK: one piece of a streamed result.
+    Chunk,
+    /// Anything else (errors, empty query, COPY, pipeline states).
+    Other,
+}
+
+/// A query result. `Drop` calls `PQclear`; nothing else does.
+pub(crate) struct PgResult {
+    raw: NonNull<pq_sys::PGresult>,
+}
+
+// SAFETY: a PGresult is not tied to its connection or thread once returned,
+// and libpq never mutates it after handing it out; only `Drop` frees it.
+unsafe impl Send for PgResult {}
+// SAFETY: every `&self` method only reads the immutable PGresult.
+unsafe impl Sync for PgResult {}
+
+impl PgResult {
+    /// Takes ownership of a PGresult; `None` for NULL.
+    ///
+    /// # Safety
+    /// `raw` must be NULL or a PGresult that nothing else will free.
+    pub(super) unsafe fn from_raw(raw: *mut pq_sys::PGresult) -> Option<PgResult> {
+        NonNull::new(raw).map(|raw| PgResult { raw })
+    }
+
+    fn ptr(&self) -> *const pq_sys::PGresult {
+        self.raw.as_ptr()
+    }
+
+    pub(crate) fn kind(&self) -> ResultKind {
+        use pq_sys::ExecStatusType as S;
+        // SAFETY: `self.raw` is a live PGresult.
+        match unsafe { pq_sys::PQresultStatus(self.ptr()) } {
+            S::PGRES_COMMAND_OK => ResultKind::Command,
+            S::PGRES_TUPLES_OK => ResultKind::Tuples,
+            S::PGRES_SINGLE_TUPLE => ResultKind::Chunk,
+            #[cfg(not(pgdblink_libpq_pre17))]
+            S::PGRES_TUPLES_CHUNK => ResultKind::Chunk,
+            _ => ResultKind::Other,
+        }
+    }
+
+    pub(crate) fn ntuples(&self) -> usize {
+        // SAFETY: `self.raw` is a live PGresult.
+        usize::try_from(unsafe { pq_sys::PQntuples(self.ptr()) }).unwrap_or(0)
+    }
+
+    pub(crate) fn nfields(&self) -> usize {
+        // SAFETY: `self.raw` is a live PGresult.
+        usize::try_from(unsafe { pq_sys::PQnfields(self.ptr()) }).unwrap_or(0)
+    }
+
+    /// The name of column `col`; `None` when out of range.
+    pub(crate) fn fname(&self, col: usize) -> Option<&CStr> {
+        let col = c_int::try_from(col).ok()?;
+        // SAFETY: `self.raw` is live; PQfname checks the index and returns
+        // NULL when out of range, else a string owned by the PGresult, which
+        // lives as long as `&self`.
+        let p = unsafe { pq_sys::PQfname(self.ptr(), col) };
+        // SAFETY: non-NULL `p` is a NUL-terminated string inside the PGresult.
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
+    }
+
+    /// The text of a cell; `None` for SQL NULL. Indexes must be in range
+    /// (checked by the caller against `ntuples`/`nfields`).
+    pub(crate) fn value(&self, row: usize, col: usize) -> Option<&CStr> {
+        debug_assert!(row < self.ntuples() && col < self.nfields());
+        let (r, c) = (c_int::try_from(row).ok()?, c_int::try_from(col).ok()?);
+        // SAFETY: `self.raw` is live and libpq range-checks both indexes.
+        if unsafe { pq_sys::PQgetisnull(self.ptr(), r, c) } != 0 {
+            return None;
+        }
+        // SAFETY: as above; the value is owned by the PGresult and is
+        // NUL-terminated (text format), living as long as `&self`.
+        let p = unsafe { pq_sys::PQgetvalue(self.ptr(), r, c) };
+        // SAFETY: non-NULL `p` points into the PGresult.
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
+    }
+
+    /// `PQcmdStatus`, e.g. "CREATE TABLE".
+    pub(crate) fn cmd_status(&self) -> String {
+        // SAFETY: `self.raw` is live; PQcmdStatus takes a mutable pointer for
+        // historical reasons but does not modify the result.
+        unsafe { super::owned_text(pq_sys::PQcmdStatus(self.raw.as_ptr())) }.unwrap_or_default()
+    }
+
+    /// One diagnostic field (`PQresultErrorField`, e.g. `PG_DIAG_SQLSTATE`).
+    pub(crate) fn error_field(&self, code: u8) -> Option<String> {
+        // SAFETY: `self.raw` is live; the field is copied out immediately.
+        unsafe { super::owned_text(pq_sys::PQresultErrorField(self.ptr(), c_int::from(code))) }
+    }
+}
+
+impl Drop for PgResult {
+    fn drop(&mut self) {
+        // SAFETY: `self.raw` is owned only by `self` and cleared exactly once.
+        unsafe { pq_sys::PQclear(self.raw.as_ptr()) }
+    }
+}

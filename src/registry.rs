@@ -1,0 +1,148 @@
+//! The process-wide map of named connections, plus dblink's unnamed slot.
+//!
+//! Locking: the map lock is held only to look a name up, insert or remove it,
+//! never across a network wait. Each connection has its own lock (held while
+//! a call uses its `PGconn`) and its cancel handle has another, so a cancel
+//! never waits for the reader it is meant to interrupt.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
+
+use crate::error::{Error, Result, sqlstate};
+use crate::pq::{Canceller, Conn};
+
+/// dblink truncates connection names as identifiers: NAMEDATALEN - 1 bytes.
+const MAX_NAME_BYTES: usize = 63;
+
+/// A connection's state that changes together with its `PGconn`.
+pub(crate) struct Session {
+    /// `None` once disconnected (other threads may still hold the entry).
+    pub(crate) conn: Option<Conn>,
+    /// dblink's `openCursorCount`: cursors opened by `open` and not closed.
+    pub(crate) open_cursors: u32,
+    /// dblink's `newXactForCursor`: `open` began the remote transaction.
+    pub(crate) new_xact_for_cursor: bool,
+}
+
+/// One registered connection.
+pub(crate) struct Entry {
+    session: Mutex<Session>,
+    cancel: Mutex<Option<Canceller>>,
+}
+
+impl Entry {
+    pub(crate) fn new(conn: Conn) -> Arc<Entry> {
+        let cancel = Canceller::new(&conn);
+        Arc::new(Entry {
+            session: Mutex::new(Session {
+                conn: Some(conn),
+                open_cursors: 0,
+                new_xact_for_cursor: false,
+            }),
+            cancel: Mutex::new(cancel),
+        })
+    }
+
+    /// Locks the session; waits for any call in progress on this connection.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Session> {
+        self.session.lock()
+    }
+
+    /// Locks the cancel handle only (never the session).
+    pub(crate) fn lock_cancel(&self) -> MutexGuard<'_, Option<Canceller>> {
+        self.cancel.lock()
+    }
+
+    /// Replaces the cancel handle (after a reset, the backend key changes).
+    pub(crate) fn renew_cancel(&self, conn: &Conn) {
+        *self.cancel.lock() = Canceller::new(conn);
+    }
+
+    /// Takes the connection out for closing; `None` when already closed.
+    pub(crate) fn close(&self) -> Option<Conn> {
+        let mut s = self.session.lock();
+        s.open_cursors = 0;
+        s.new_xact_for_cursor = false;
+        s.conn.take()
+    }
+}
+
+/// The registry: named connections and the unnamed slot, each separately
+/// locked.
+struct Registry {
+    named: RwLock<HashMap<String, Arc<Entry>>>,
+    unnamed: Mutex<Option<Arc<Entry>>>,
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
+    named: RwLock::new(HashMap::new()),
+    unnamed: Mutex::new(None),
+});
+
+/// dblink's key for a name: truncated to 63 bytes on a character boundary.
+fn key(name: &str) -> &str {
+    if name.len() <= MAX_NAME_BYTES {
+        return name;
+    }
+    let mut end = MAX_NAME_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// The connection registered under `name` (`None`: the unnamed one).
+pub(crate) fn lookup(name: Option<&str>) -> Result<Arc<Entry>> {
+    let found = match name {
+        Some(n) => REGISTRY.named.read().get(key(n)).cloned(),
+        None => REGISTRY.unnamed.lock().clone(),
+    };
+    found.ok_or_else(|| Error::conn_not_available(name))
+}
+
+/// Whether `name` is registered (dblink's "is this a name or a connstr").
+pub(crate) fn contains(name: &str) -> bool {
+    REGISTRY.named.read().contains_key(key(name))
+}
+
+/// Registers a new connection. A named one must be new (42710 `duplicate
+/// connection name`); the unnamed slot is replaced, and the previous
+/// connection is returned for the caller to close outside any lock.
+pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<Option<Arc<Entry>>> {
+    match name {
+        Some(n) => {
+            let mut map = REGISTRY.named.write();
+            if map.contains_key(key(n)) {
+                return Err(Error::new(sqlstate::DUPLICATE_OBJECT, "duplicate connection name"));
+            }
+            map.insert(key(n).to_owned(), entry);
+            Ok(None)
+        }
+        None => Ok(REGISTRY.unnamed.lock().replace(entry)),
+    }
+}
+
+/// Unregisters `name` and returns its entry for the caller to close.
+pub(crate) fn remove(name: Option<&str>) -> Result<Arc<Entry>> {
+    let removed = match name {
+        Some(n) => REGISTRY.named.write().remove(key(n)),
+        None => REGISTRY.unnamed.lock().take(),
+    };
+    removed.ok_or_else(|| Error::conn_not_available(name))
+}
+
+/// Unregisters every connection (named and unnamed) and returns them.
+pub(crate) fn remove_all() -> Vec<Arc<Entry>> {
+    let mut all: Vec<Arc<Entry>> = REGISTRY.named.write().drain().map(|(_, e)| e).collect();
+    all.extend(REGISTRY.unnamed.lock().take());
+    all
+}
+
+/// The registered names, sorted (the unnamed connection is not listed).
+pub(crate) fn names() -> Vec<String> {
+    let mut names: Vec<String> = REGISTRY.named.read().keys().cloned().collect();
+    names.sort();
+    names
+}
