@@ -220,6 +220,50 @@ const char *dblink_result_sqlstate(const struct dblink_result *r);
  */
 void dblink_result_free(struct dblink_result *r);
 
+/**
+ * `dblink([conn_or_connstr,] sql [, fail_on_error])`: runs `sql` and
+ * returns the rows of its last result set, or a command's status row.
+ * `conn_or_connstr` NULL is the unnamed connection; a string that is not a
+ * known connection name is used as a connection string (connect, run,
+ * disconnect). With fail_on_error = 0 a remote error gives a
+ * DBLINK_STATUS_ERROR result. NULL on ERROR. Free with `dblink_result_free`.
+ */
+struct dblink_result *dblink(const char *conn_or_connstr, const char *sql, int fail_on_error);
+
+/**
+ * `dblink_exec([conn_or_connstr,] sql [, fail_on_error])`: runs a command
+ * and returns its status ('INSERT 0 1'), or 'ERROR' for a remote error with
+ * fail_on_error = 0. NULL on ERROR (e.g. 2F003 `statement returning results
+ * not allowed`). Free with `dblink_free`.
+ */
+char *dblink_exec(const char *conn_or_connstr, const char *sql, int fail_on_error);
+
+/**
+ * `dblink_open([connname,] cursorname, sql [, fail_on_error])`: declares a
+ * cursor, beginning a remote transaction when the remote side is idle.
+ * 'OK', or 'ERROR' for a remote error with fail_on_error = 0; NULL on
+ * ERROR. Free with `dblink_free`.
+ */
+char *dblink_open(const char *connname, const char *cursorname, const char *sql, int fail_on_error);
+
+/**
+ * `dblink_fetch([connname,] cursorname, howmany [, fail_on_error])`: the
+ * next `howmany` rows of the cursor; the empty set past the end. NULL on
+ * ERROR. Free with `dblink_result_free`.
+ */
+struct dblink_result *dblink_fetch(const char *connname,
+                                   const char *cursorname,
+                                   int howmany,
+                                   int fail_on_error);
+
+/**
+ * `dblink_close([connname,] cursorname [, fail_on_error])`: closes the
+ * cursor, committing the transaction dblink began when it was the last
+ * one. 'OK', or 'ERROR' for a remote error with fail_on_error = 0; NULL on
+ * ERROR. Free with `dblink_free`.
+ */
+char *dblink_close(const char *connname, const char *cursorname, int fail_on_error);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

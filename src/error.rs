@@ -41,6 +41,10 @@ pub mod sqlstate {
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     /// query_canceled (also used for a wait that timed out)
     pub const QUERY_CANCELED: &str = "57014";
+    /// invalid_cursor_name
+    pub const INVALID_CURSOR_NAME: &str = "34000";
+    /// prohibited_sql_statement_attempted (dblink_exec of a query)
+    pub const STATEMENT_RETURNING_RESULTS: &str = "2F003";
     /// internal_error
     pub const INTERNAL_ERROR: &str = "XX000";
     /// out_of_memory
@@ -77,14 +81,20 @@ impl Error {
 
     /// A NULL where the C caller had to pass a value.
     pub(crate) fn null_argument(what: &str) -> Error {
-        Error::new(sqlstate::NULL_VALUE_NOT_ALLOWED, format!("{what} must not be NULL"))
+        Error::new(
+            sqlstate::NULL_VALUE_NOT_ALLOWED,
+            format!("{what} must not be NULL"),
+        )
     }
 
     /// Bytes from the C caller that are not UTF-8.
     pub(crate) fn not_utf8(what: &str, err: std::str::Utf8Error) -> Error {
         Error::new(
             sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
-            format!("{what} is not valid UTF-8 (invalid byte at offset {})", err.valid_up_to()),
+            format!(
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
+                err.valid_up_to()
+            ),
         )
     }
 
@@ -108,8 +118,8 @@ impl Error {
         doing: &str,
     ) -> Error {
         use pq_sys::{
-            PG_DIAG_CONTEXT, PG_DIAG_MESSAGE_DETAIL, PG_DIAG_MESSAGE_HINT,
-            PG_DIAG_MESSAGE_PRIMARY, PG_DIAG_SQLSTATE,
+            PG_DIAG_CONTEXT, PG_DIAG_MESSAGE_DETAIL, PG_DIAG_MESSAGE_HINT, PG_DIAG_MESSAGE_PRIMARY,
+            PG_DIAG_SQLSTATE,
         };
         let field = |code| res.and_then(|r| r.error_field(code));
         let primary = field(PG_DIAG_MESSAGE_PRIMARY)

@@ -115,7 +115,10 @@ pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<Option<Arc
         Some(n) => {
             let mut map = REGISTRY.named.write();
             if map.contains_key(key(n)) {
-                return Err(Error::new(sqlstate::DUPLICATE_OBJECT, "duplicate connection name"));
+                return Err(Error::new(
+                    sqlstate::DUPLICATE_OBJECT,
+                    "duplicate connection name",
+                ));
             }
             map.insert(key(n).to_owned(), entry);
             Ok(None)

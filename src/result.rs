@@ -78,6 +78,13 @@ impl DblinkResult {
         }
     }
 
+    /// The same result holding the rows of `res` (dblink returns the rows of
+    /// an earlier result set alongside a later remote error).
+    pub(crate) fn with_rows(mut self, res: PgResult) -> DblinkResult {
+        self.body = Body::Remote(res);
+        self
+    }
+
     /// A query's rows, or a command's status row.
     pub(crate) fn from_remote(res: PgResult) -> DblinkResult {
         if res.kind() == ResultKind::Command {
@@ -96,7 +103,11 @@ impl DblinkResult {
     }
 
     /// Rows built here (status rows, notifications).
-    pub(crate) fn owned(status: Status, columns: Vec<&str>, rows: Vec<Vec<Option<String>>>) -> Self {
+    pub(crate) fn owned(
+        status: Status,
+        columns: Vec<&str>,
+        rows: Vec<Vec<Option<String>>>,
+    ) -> Self {
         DblinkResult {
             status,
             body: Body::Owned {
@@ -203,7 +214,8 @@ impl DblinkResult {
 
     /// Whether a cell is SQL NULL; `None` when out of range.
     pub fn is_null(&self, row: usize, col: usize) -> Option<bool> {
-        self.in_range(row, col).then(|| self.value_cstr(row, col).is_none())
+        self.in_range(row, col)
+            .then(|| self.value_cstr(row, col).is_none())
     }
 
     /// Every row as owned strings (convenient for small results and tests).
@@ -211,7 +223,10 @@ impl DblinkResult {
         (0..self.ntuples())
             .map(|r| {
                 (0..self.nfields())
-                    .map(|c| self.value_cstr(r, c).map(|v| v.to_string_lossy().into_owned()))
+                    .map(|c| {
+                        self.value_cstr(r, c)
+                            .map(|v| v.to_string_lossy().into_owned())
+                    })
                     .collect()
             })
             .collect()
@@ -220,7 +235,11 @@ impl DblinkResult {
     /// The column names.
     pub fn columns(&self) -> Vec<String> {
         (0..self.nfields())
-            .map(|c| self.fname_cstr(c).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|c| {
+                self.fname_cstr(c)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .collect()
     }
 }

@@ -17,7 +17,12 @@ use super::{DEFAULT_CANCEL_TIMEOUT, c_string, chomp, timed_out, with_conn};
 /// reason kept for [`error_message`].
 pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
     let sql = c_string(sql, "sql")?;
-    let sent = with_conn(name, |conn| Ok(conn.send_query(&sql).then_some(()).ok_or_else(|| conn.error_message())))?;
+    let sent = with_conn(name, |conn| {
+        Ok(conn
+            .send_query(&sql)
+            .then_some(())
+            .ok_or_else(|| conn.error_message()))
+    })?;
     Ok(report_send(name, sent))
 }
 
@@ -32,7 +37,10 @@ pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>])
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
     let sent = with_conn(name, |conn| {
-        Ok(conn.send_query_params(&sql, &refs).then_some(()).ok_or_else(|| conn.error_message()))
+        Ok(conn
+            .send_query_params(&sql, &refs)
+            .then_some(())
+            .ok_or_else(|| conn.error_message()))
     })?;
     Ok(report_send(name, sent))
 }
@@ -92,7 +100,12 @@ fn get_result_within(
         Ok(match res {
             None => Ok(DblinkResult::done()),
             Some(r) if r.kind() != ResultKind::Other => Ok(DblinkResult::from_remote(r)),
-            Some(r) => Err(Error::remote(Some(&r), &conn.error_message(), name, "while executing query")),
+            Some(r) => Err(Error::remote(
+                Some(&r),
+                &conn.error_message(),
+                name,
+                "while executing query",
+            )),
         })
     })?;
     remote_outcome(name, fail_on_error, outcome)
@@ -132,10 +145,12 @@ pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<Str
     let Some(canceller) = cancel.as_mut() else {
         return Ok("out of memory".to_owned());
     };
-    Ok(match canceller.cancel(crate::pq::deadline_after(Some(timeout))) {
-        Ok(()) => "OK".to_owned(),
-        Err(msg) => msg,
-    })
+    Ok(
+        match canceller.cancel(crate::pq::deadline_after(Some(timeout))) {
+            Ok(()) => "OK".to_owned(),
+            Err(msg) => msg,
+        },
+    )
 }
 
 /// `dblink_error_message(name)`: libpq's last error message for the

@@ -9,10 +9,10 @@ use super::{c_string, chomp};
 /// Opens a connection as dblink does: the outcome of a failed attempt is
 /// 08001 `could not establish connection` with libpq's message as DETAIL.
 /// The client encoding is set to UTF8, since every string here is UTF-8.
-pub(crate) fn open(connstr: &str) -> Result<Conn> {
+pub(crate) fn open_conn(connstr: &str) -> Result<Conn> {
     let c = c_string(connstr, "connection string")?;
-    let mut conn = Conn::connectdb(&c)
-        .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
+    let mut conn =
+        Conn::connectdb(&c).ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
     if !conn.is_ok() {
         return Err(could_not_establish(&conn));
     }
@@ -23,8 +23,11 @@ pub(crate) fn open(connstr: &str) -> Result<Conn> {
 }
 
 fn could_not_establish(conn: &Conn) -> Error {
-    Error::new(sqlstate::UNABLE_TO_ESTABLISH, "could not establish connection")
-        .with_detail(chomp(conn.error_message()))
+    Error::new(
+        sqlstate::UNABLE_TO_ESTABLISH,
+        "could not establish connection",
+    )
+    .with_detail(chomp(conn.error_message()))
 }
 
 /// `dblink_connect([name,] connstr)`: opens a connection under `name`
@@ -34,7 +37,7 @@ fn could_not_establish(conn: &Conn) -> Error {
 /// 42710 `duplicate connection name` when `name` is taken (checked after
 /// connecting, as dblink does).
 pub fn connect(name: Option<&str>, connstr: &str) -> Result<()> {
-    let entry = Entry::new(open(connstr)?);
+    let entry = Entry::new(open_conn(connstr)?);
     if let Some(previous) = registry::insert(name, entry)? {
         drop(previous.close());
     }

@@ -5,9 +5,13 @@
 
 mod asynchronous;
 mod connection;
+mod cursor;
+mod sync;
 
 pub use asynchronous::*;
 pub use connection::*;
+pub use cursor::*;
+pub use sync::*;
 
 use std::ffi::CString;
 use std::time::Duration;
@@ -46,7 +50,10 @@ pub(crate) fn with_session<T>(
 }
 
 /// Runs `f` on the `PGconn` of the connection `name`, holding its lock.
-pub(crate) fn with_conn<T>(name: Option<&str>, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+pub(crate) fn with_conn<T>(
+    name: Option<&str>,
+    f: impl FnOnce(&mut Conn) -> Result<T>,
+) -> Result<T> {
     with_session(name, |s| match s.conn.as_mut() {
         Some(conn) => f(conn),
         None => Err(Error::conn_not_available(name)),
@@ -56,5 +63,8 @@ pub(crate) fn with_conn<T>(name: Option<&str>, f: impl FnOnce(&mut Conn) -> Resu
 /// The error for a wait that ran out of time.
 pub(crate) fn timed_out(what: &str, timeout: Option<Duration>) -> Error {
     let ms = timeout.map_or(0, |t| t.as_millis());
-    Error::new(sqlstate::QUERY_CANCELED, format!("timed out after {ms} ms {what}"))
+    Error::new(
+        sqlstate::QUERY_CANCELED,
+        format!("timed out after {ms} ms {what}"),
+    )
 }

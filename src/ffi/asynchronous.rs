@@ -33,7 +33,10 @@ pub extern "C" fn dblink_is_busy(connname: *const c_char) -> c_int {
 /// != 0: the remote SQLSTATE, message, detail, hint and context). Free the
 /// result with `dblink_result_free`.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_get_result(connname: *const c_char, fail_on_error: c_int) -> *mut DblinkResult {
+pub extern "C" fn dblink_get_result(
+    connname: *const c_char,
+    fail_on_error: c_int,
+) -> *mut DblinkResult {
     guard(|| {
         let name = cstr::opt_arg(connname, "connname")?;
         result_out(api::get_result(name, fail_on_error != 0))

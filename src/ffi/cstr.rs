@@ -28,9 +28,16 @@ pub(crate) fn opt_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str
 }
 
 /// An array of `n` optional string arguments (NULL entries are SQL NULL).
-pub(crate) fn opt_args<'a>(p: *const *const c_char, n: c_int, what: &str) -> Result<Vec<Option<&'a str>>> {
+pub(crate) fn opt_args<'a>(
+    p: *const *const c_char,
+    n: c_int,
+    what: &str,
+) -> Result<Vec<Option<&'a str>>> {
     let n = usize::try_from(n).map_err(|_| {
-        Error::new(crate::sqlstate::INVALID_PARAMETER_VALUE, format!("number of {what}s must not be negative"))
+        Error::new(
+            crate::sqlstate::INVALID_PARAMETER_VALUE,
+            format!("number of {what}s must not be negative"),
+        )
     })?;
     if n == 0 {
         return Ok(Vec::new());
@@ -101,6 +108,9 @@ pub(crate) fn free_c_strings(p: *mut *mut c_char) {
 /// A C index argument as usize; negative is an error.
 pub(crate) fn index(i: c_int, what: &str) -> Result<usize> {
     usize::try_from(i).map_err(|_| {
-        Error::new(crate::sqlstate::INVALID_PARAMETER_VALUE, format!("{what} {i} is out of range"))
+        Error::new(
+            crate::sqlstate::INVALID_PARAMETER_VALUE,
+            format!("{what} {i} is out of range"),
+        )
     })
 }

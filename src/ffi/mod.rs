@@ -11,11 +11,13 @@ mod connection;
 mod cstr;
 mod last_error;
 mod result;
+mod sync;
 
 pub use asynchronous::*;
 pub use connection::*;
 pub use last_error::*;
 pub use result::*;
+pub use sync::*;
 
 use std::os::raw::{c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -74,7 +76,10 @@ pub(crate) fn guard<T: FailureValue>(body: impl FnOnce() -> Result<T>) -> T {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".to_owned());
-            last_error::set(Error::new(sqlstate::INTERNAL_ERROR, format!("internal error: {what}")));
+            last_error::set(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                format!("internal error: {what}"),
+            ));
             T::failure()
         }
     }

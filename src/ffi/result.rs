@@ -21,7 +21,11 @@ fn result_ref<'a>(r: *const DblinkResult) -> Result<&'a DblinkResult> {
     unsafe { r.as_ref() }.ok_or_else(|| Error::null_argument("result"))
 }
 
-fn cell<'a>(r: *const DblinkResult, row: c_int, col: c_int) -> Result<(&'a DblinkResult, usize, usize)> {
+fn cell<'a>(
+    r: *const DblinkResult,
+    row: c_int,
+    col: c_int,
+) -> Result<(&'a DblinkResult, usize, usize)> {
     let res = result_ref(r)?;
     let (row, col) = (cstr::index(row, "row")?, cstr::index(col, "column")?);
     if !res.in_range(row, col) {
@@ -38,7 +42,8 @@ fn cell<'a>(r: *const DblinkResult, row: c_int, col: c_int) -> Result<(&'a Dblin
 }
 
 fn count(n: usize) -> Result<c_int> {
-    c_int::try_from(n).map_err(|_| Error::new(sqlstate::INVALID_PARAMETER_VALUE, "count exceeds INT_MAX"))
+    c_int::try_from(n)
+        .map_err(|_| Error::new(sqlstate::INVALID_PARAMETER_VALUE, "count exceeds INT_MAX"))
 }
 
 /// The number of rows; -1 when `r` is NULL.
@@ -63,7 +68,10 @@ pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *co
         res.fname_cstr(c).map(|s| s.as_ptr()).ok_or_else(|| {
             Error::new(
                 sqlstate::INVALID_PARAMETER_VALUE,
-                format!("column {c} is out of range: the result has {} columns", res.nfields()),
+                format!(
+                    "column {c} is out of range: the result has {} columns",
+                    res.nfields()
+                ),
             )
         })
     })
@@ -73,10 +81,16 @@ pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *co
 /// and on ERROR (index out of range, NULL result). Owned by the result:
 /// valid until `dblink_result_free`.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_getvalue(r: *const DblinkResult, row: c_int, col: c_int) -> *const c_char {
+pub extern "C" fn dblink_result_getvalue(
+    r: *const DblinkResult,
+    row: c_int,
+    col: c_int,
+) -> *const c_char {
     guard(|| {
         let (res, row, col) = cell(r, row, col)?;
-        Ok(res.value_cstr(row, col).map_or(std::ptr::null(), |s| s.as_ptr()))
+        Ok(res
+            .value_cstr(row, col)
+            .map_or(std::ptr::null(), |s| s.as_ptr()))
     })
 }
 
@@ -101,14 +115,22 @@ pub extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status {
 /// other results. Owned by the result.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const c_char {
-    guard(|| Ok(result_ref(r)?.error_message_cstr().map_or(std::ptr::null(), |s| s.as_ptr())))
+    guard(|| {
+        Ok(result_ref(r)?
+            .error_message_cstr()
+            .map_or(std::ptr::null(), |s| s.as_ptr()))
+    })
 }
 
 /// For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE; NULL for
 /// other results. Owned by the result.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_char {
-    guard(|| Ok(result_ref(r)?.error_sqlstate_cstr().map_or(std::ptr::null(), |s| s.as_ptr())))
+    guard(|| {
+        Ok(result_ref(r)?
+            .error_sqlstate_cstr()
+            .map_or(std::ptr::null(), |s| s.as_ptr()))
+    })
 }
 
 /// Frees a result. NULL is ignored.

@@ -4,9 +4,9 @@ use std::ffi::CStr;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
 
+use super::owned_text;
 use super::result::PgResult;
 use super::wait::{Deadline, Interest, WaitOutcome, wait_socket};
-use super::owned_text;
 
 /// A libpq connection. `Drop` calls `PQfinish`; nothing else does.
 pub(crate) struct Conn {
@@ -208,6 +208,40 @@ impl Conn {
             }
         }
         Ok(self.get_result_now())
+    }
+
+    /// dblink's `libpqsrv_exec`: sends `sql` and collects every result,
+    /// keeping the last one (as `PQexec` does). `None` when the query could
+    /// not be sent, or no result came (the connection failed); see
+    /// [`Conn::error_message`].
+    pub(crate) fn exec_last(&mut self, sql: &CStr) -> Option<PgResult> {
+        if !self.send_query(sql) {
+            return None;
+        }
+        self.last_result()
+    }
+
+    /// Collects the remaining results of the query in progress, keeping the
+    /// last; stops early on COPY or a broken connection, as dblink does.
+    pub(crate) fn last_result(&mut self) -> Option<PgResult> {
+        let mut last = None;
+        while let Ok(Some(res)) = self.next_result(None) {
+            let stop = res.is_copy() || self.is_bad();
+            last = Some(res);
+            if stop {
+                break;
+            }
+        }
+        last
+    }
+
+    /// Reads and discards every pending result of the query in progress.
+    pub(crate) fn drain(&mut self) {
+        while let Ok(Some(res)) = self.next_result(None) {
+            if res.is_copy() || self.is_bad() {
+                break;
+            }
+        }
     }
 
     /// `PQgetResult`; call only when [`Conn::is_busy`] is false (or the

@@ -54,6 +54,17 @@ impl PgResult {
         }
     }
 
+    /// Whether the result started a COPY (which dblink does not drive).
+    pub(crate) fn is_copy(&self) -> bool {
+        use pq_sys::ExecStatusType as S;
+        // SAFETY: `self.raw` is a live PGresult.
+        let status = unsafe { pq_sys::PQresultStatus(self.ptr()) };
+        matches!(
+            status,
+            S::PGRES_COPY_IN | S::PGRES_COPY_OUT | S::PGRES_COPY_BOTH
+        )
+    }
+
     pub(crate) fn ntuples(&self) -> usize {
         // SAFETY: `self.raw` is a live PGresult.
         usize::try_from(unsafe { pq_sys::PQntuples(self.ptr()) }).unwrap_or(0)

@@ -1,0 +1,135 @@
+//! The synchronous functions: dblink() and dblink_exec().
+
+use crate::error::{Error, Result, sqlstate};
+use crate::pq::{Conn, ResultKind};
+use crate::registry;
+use crate::result::DblinkResult;
+
+use super::asynchronous::remote_outcome;
+use super::connection::open_conn;
+use super::{c_string, chomp, with_conn};
+
+/// dblink's `dblink_get_conn`: runs `f` on the connection named `target`
+/// (`None`: the unnamed one), or, when `target` is not a known name, on a
+/// temporary connection opened with `target` as its connection string and
+/// closed afterwards. `f` gets the name for dblink's context lines (`None`
+/// for the unnamed and temporary connections).
+fn with_target<T>(
+    target: Option<&str>,
+    f: impl FnOnce(&mut Conn, Option<&str>) -> Result<T>,
+) -> Result<T> {
+    match target {
+        Some(name) if registry::contains(name) => with_conn(Some(name), |c| f(c, Some(name))),
+        Some(connstr) => {
+            let mut temporary = open_conn(connstr)?;
+            f(&mut temporary, None)
+        }
+        None => with_conn(None, |c| f(c, None)),
+    }
+}
+
+/// `dblink([conn_or_connstr,] sql [, fail_on_error])`: runs `sql` and returns
+/// the rows of its last result set, or a command's status row.
+///
+/// `conn_or_connstr` is a connection name, or (when it is not a known name)
+/// a connection string for a temporary connection; `None` is the unnamed
+/// connection. A remote error with `fail_on_error` is `Err`; without, a
+/// NOTICE and a [`crate::Status::Error`] result that still holds the rows of
+/// an earlier result set of a multi-statement `sql`, as dblink returns them.
+///
+/// While an async query is in progress on the connection, it fails with
+/// XX000 `could not send query: another command is already in progress`
+/// after reading and discarding that query's pending results, as dblink does.
+pub fn dblink(
+    conn_or_connstr: Option<&str>,
+    sql: &str,
+    fail_on_error: bool,
+) -> Result<DblinkResult> {
+    let sql = c_string(sql, "sql")?;
+    let outcome = with_target(conn_or_connstr, |conn, name| {
+        if !conn.send_query(&sql) {
+            let msg = chomp(conn.error_message());
+            conn.drain();
+            return Err(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                format!("could not send query: {msg}"),
+            ));
+        }
+        // dblink keeps the rows of the most recent result set and the last
+        // result of all; the last decides what is returned.
+        let mut rows = None;
+        let mut last = None;
+        while let Ok(Some(res)) = conn.next_result(None) {
+            let stop = res.is_copy() || conn.is_bad();
+            if let Some(previous) = last.replace(res) {
+                if previous.kind() == ResultKind::Tuples {
+                    rows = Some(previous);
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        Ok(match last {
+            Some(r) if r.kind() == ResultKind::Command || r.kind() == ResultKind::Tuples => {
+                Ok(DblinkResult::from_remote(r))
+            }
+            other => Err((
+                Error::remote(
+                    other.as_ref(),
+                    &conn.error_message(),
+                    name,
+                    "while executing query",
+                ),
+                rows,
+                name.map(str::to_owned),
+            )),
+        })
+    })?;
+    match outcome {
+        Ok(r) => Ok(r),
+        Err((err, rows, name)) => {
+            let r = remote_outcome(name.as_deref(), fail_on_error, Err(err))?;
+            Ok(match rows {
+                Some(rows) => r.with_rows(rows),
+                None => r,
+            })
+        }
+    }
+}
+
+/// `dblink_exec([conn_or_connstr,] sql [, fail_on_error])`: runs a command
+/// and returns its status, e.g. 'INSERT 0 1'; 'ERROR' for a remote error
+/// with `fail_on_error` false (after a NOTICE).
+///
+/// A statement that returns rows is 2F003 `statement returning results not
+/// allowed`, whatever `fail_on_error` says. While an async query is in
+/// progress, the remote error is 08006 `another command is already in
+/// progress` and that query's results are kept for `get_result`.
+pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Result<String> {
+    let sql = c_string(sql, "sql")?;
+    with_target(conn_or_connstr, |conn, name| {
+        let res = conn.exec_last(&sql);
+        match res.as_ref().map(|r| r.kind()) {
+            Some(ResultKind::Command) => Ok(res.map(|r| r.cmd_status()).unwrap_or_default()),
+            Some(ResultKind::Tuples) => Err(Error::new(
+                sqlstate::STATEMENT_RETURNING_RESULTS,
+                "statement returning results not allowed",
+            )),
+            _ => {
+                let err = Error::remote(
+                    res.as_ref(),
+                    &conn.error_message(),
+                    name,
+                    "while executing command",
+                );
+                remote_status(name, fail_on_error, err)
+            }
+        }
+    })
+}
+
+/// A remote error of a function that returns text: raised, or 'ERROR'.
+pub(crate) fn remote_status(name: Option<&str>, fail_on_error: bool, err: Error) -> Result<String> {
+    remote_outcome(name, fail_on_error, Err(err)).map(|_| "ERROR".to_owned())
+}
