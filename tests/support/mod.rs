@@ -1,0 +1,34 @@
+//! Shared helpers for the integration tests: a throwaway PostgreSQL server
+//! ([`server`]) and the real dblink as test oracle ([`oracle`]).
+//!
+//! Set `PGDBLINK_TEST_DSN` (a libpq key=value connstr of a superuser) to test
+//! against an existing server instead of a throwaway cluster; set
+//! `PG_BINDIR` to choose the PostgreSQL binaries. See [`server`].
+#![allow(dead_code, unused_imports)]
+
+pub mod oracle;
+pub mod server;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub use oracle::{Oracle, Report, Rows, lit, lit_opt};
+pub use server::{Server, shared};
+
+/// A connection name unique within this process, `<prefix>_<n>`.
+///
+/// Tests of one binary run in parallel threads and pgdblink's connection
+/// registry is process-wide, so every test uses its own names.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Serializes the tests that use the single unnamed connection.
+///
+/// Hold the guard for the whole test. A panic in another holder (a failed
+/// test) does not poison it for the rest.
+pub fn unnamed_lock() -> MutexGuard<'static, ()> {
+    static UNNAMED: Mutex<()> = Mutex::new(());
+    UNNAMED.lock().unwrap_or_else(PoisonError::into_inner)
+}
