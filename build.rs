@@ -12,7 +12,8 @@ fn main() {
     if libpq_major() < 17 {
         println!("cargo::rustc-cfg=pgdblink_libpq_pre17");
     }
-    let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     generate_header(&dir);
 }
 
@@ -25,7 +26,9 @@ fn libpq_major() -> u32 {
     println!("cargo::rerun-if-env-changed=PQ_LIB_DIR");
     let ask = |cmd: &str, args: &[&str]| -> Option<String> {
         let out = Command::new(cmd).args(args).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let version = ask("pkg-config", &["--modversion", "libpq"])
         .or_else(|| ask("pg_config", &["--version"]).map(|v| v.replace("PostgreSQL ", "")));
@@ -33,7 +36,12 @@ fn libpq_major() -> u32 {
         println!("cargo::warning=could not tell the system libpq's version; assuming 17+");
         return 17;
     };
-    version.trim().split(['.', ' ']).next().and_then(|m| m.parse().ok()).unwrap_or(17)
+    version
+        .trim()
+        .split(['.', ' '])
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(17)
 }
 
 fn generate_header(dir: &Path) {
@@ -49,11 +57,21 @@ fn generate_header(dir: &Path) {
         usize_is_size_t: true,
         ..Default::default()
     };
-    config.export.rename.insert("DblinkResult".to_owned(), "dblink_result".to_owned());
-    config.export.rename.insert("Status".to_owned(), "dblink_status".to_owned());
+    config
+        .export
+        .rename
+        .insert("DblinkResult".to_owned(), "dblink_result".to_owned());
+    config
+        .export
+        .rename
+        .insert("Status".to_owned(), "dblink_status".to_owned());
     config.enumeration.rename_variants = cbindgen::RenameRule::ScreamingSnakeCase;
     config.enumeration.prefix_with_name = true;
-    let bindings = match cbindgen::Builder::new().with_crate(dir).with_config(config).generate() {
+    let bindings = match cbindgen::Builder::new()
+        .with_crate(dir)
+        .with_config(config)
+        .generate()
+    {
         Ok(b) => b,
         Err(e) => panic!("cbindgen could not generate include/pgdblink.h: {e}"),
     };

@@ -11,6 +11,11 @@
 #include <stdlib.h>
 
 /**
+ * Returned by `dblink_wait_any` when the timeout passed first.
+ */
+#define DBLINK_TIMED_OUT -2
+
+/**
  * What a [`DblinkResult`] holds, so that a caller can tell "no more
  * results" from "zero rows".
  */
@@ -90,6 +95,105 @@ char *dblink_error_message(const char *connname);
  * ERROR. Free with `dblink_result_free`.
  */
 struct dblink_result *dblink_get_notify(const char *connname);
+
+/**
+ * Waits, without busy polling, until at least one of the `n` named
+ * connections has a result ready (`dblink_get_result` would not block).
+ * `timeout_ms` < 0 waits forever. Returns the lowest index (into `names`)
+ * of a ready connection, DBLINK_TIMED_OUT when the timeout passed, -1 on
+ * ERROR (e.g. an unknown name). Holds no lock while it waits.
+ */
+int dblink_wait_any(const char *const *names, int n, int timeout_ms_);
+
+/**
+ * Waits until every one of the `n` named connections has a result ready.
+ * 1 when they all have, 0 when the timeout passed first, -1 on ERROR.
+ */
+int dblink_wait_all(const char *const *names, int n, int timeout_ms_);
+
+/**
+ * The connection's socket (`PQsocket`) for a host's own event loop: when
+ * it is readable, call `dblink_consume_input`, then `dblink_is_busy`. Do not
+ * close it. -1 on ERROR.
+ */
+int dblink_socket(const char *connname);
+
+/**
+ * Reads what the server has sent without waiting (`PQconsumeInput`): 1 on
+ * success, 0 when reading failed (see `dblink_error_message`), -1 on ERROR.
+ */
+int dblink_consume_input(const char *connname);
+
+/**
+ * `dblink_send_query` with `$1`..`$n` bound to `values` as text (a NULL
+ * entry is SQL NULL; the server infers the types): nothing is spliced into
+ * the SQL. 1 dispatched, 0 not, -1 on ERROR.
+ */
+int dblink_send_query_params(const char *connname,
+                             const char *sql,
+                             int nparams,
+                             const char *const *values);
+
+/**
+ * `dblink` with `$1`..`$n` bound to `values` as text (NULL entries are SQL
+ * NULL). Otherwise as `dblink`.
+ */
+struct dblink_result *dblink_params(const char *conn_or_connstr,
+                                    const char *sql,
+                                    int nparams,
+                                    const char *const *values,
+                                    int fail_on_error);
+
+/**
+ * `dblink_get_result` that gives up after `timeout_ms` (< 0: never) with
+ * ERROR 57014 `timed out ...`; the query keeps running and a later call can
+ * still collect its results.
+ */
+struct dblink_result *dblink_get_result_timeout(const char *connname,
+                                                int fail_on_error,
+                                                int timeout_ms_);
+
+/**
+ * `dblink_cancel_query` whose request may take at most `timeout_ms`
+ * (< 0: the 30 s default); past it the text is `cancel request timed out`.
+ */
+char *dblink_cancel_query_timeout(const char *connname, int timeout_ms_);
+
+/**
+ * `dblink_send_query` whose results stream: each `dblink_get_result`
+ * returns the next chunk of at most `max_rows` rows (DBLINK_STATUS_TUPLES),
+ * an empty TUPLES result ends each result set, then DBLINK_STATUS_DONE.
+ * Memory stays bounded whatever the result's size. 1 dispatched, 0 not, -1
+ * on ERROR.
+ */
+int dblink_send_query_chunked(const char *connname, const char *sql, int max_rows);
+
+/**
+ * `dblink_connect` that gives up after `timeout_ms` (< 0: no limit beyond
+ * the connection string's connect_timeout): -1 with 08001 `could not
+ * establish connection`, DETAIL `timed out after N ms`.
+ */
+int dblink_connect_timeout(const char *connname, const char *connstr, int timeout_ms_);
+
+/**
+ * Opens `n` named connections in parallel (non-blocking connects driven
+ * together), bounded by `timeout_ms` (< 0: no bound). `ok`, when not NULL,
+ * receives 1 or 0 per connection. Returns the number opened; the last
+ * failure's ERROR is kept in `dblink_last_error` when some failed. -1 on
+ * bad arguments.
+ */
+int dblink_connect_all(const char *const *names,
+                       const char *const *connstrs,
+                       int n,
+                       int timeout_ms_,
+                       int *ok);
+
+/**
+ * Reconnects a connection with its original parameters (`PQreset`), e.g.
+ * after a server restart. 1 for 'OK'; -1 on ERROR (08003, or 08006 with
+ * libpq's message when the server cannot be reached).
+ */
+int dblink_reset(const char *connname);
 
 /**
  * `dblink_connect([connname,] connstr)`: opens a connection under

@@ -45,6 +45,43 @@ pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>])
     Ok(report_send(name, sent))
 }
 
+/// Like [`send_query`], but the results stream: each [`get_result`] hands
+/// back the next chunk of at most `max_rows` rows ([`crate::Status::Tuples`])
+/// so that memory stays bounded whatever the result's size; an empty
+/// `Tuples` result ends each result set, then [`crate::Status::Done`] ends the
+/// query. Uses libpq 17's chunked-rows mode (`PQsetChunkedRowsMode`); with a
+/// system libpq older than 17, single-row mode (chunks of one row).
+pub fn send_query_chunked(name: Option<&str>, sql: &str, max_rows: usize) -> Result<bool> {
+    let sql = c_string(sql, "sql")?;
+    let chunk = std::os::raw::c_int::try_from(max_rows.max(1)).unwrap_or(std::os::raw::c_int::MAX);
+    let sent = with_conn(name, |conn| {
+        if !conn.send_query(&sql) {
+            return Ok(Err(conn.error_message()));
+        }
+        if !set_streaming(conn, chunk) {
+            return Err(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                format!(
+                    "failed to set chunked-rows mode: {}",
+                    chomp(conn.error_message())
+                ),
+            ));
+        }
+        Ok(Ok(()))
+    })?;
+    Ok(report_send(name, sent))
+}
+
+#[cfg(not(pgdblink_libpq_pre17))]
+fn set_streaming(conn: &mut crate::pq::Conn, chunk: std::os::raw::c_int) -> bool {
+    conn.set_chunked_rows_mode(chunk)
+}
+
+#[cfg(pgdblink_libpq_pre17)]
+fn set_streaming(conn: &mut crate::pq::Conn, _chunk: std::os::raw::c_int) -> bool {
+    conn.set_single_row_mode()
+}
+
 /// Turns a send's outcome into dblink's 1/0, raising its NOTICE on 0.
 fn report_send(name: Option<&str>, sent: std::result::Result<(), String>) -> bool {
     match sent {

@@ -1,7 +1,10 @@
 //! dblink_connect, dblink_disconnect, dblink_get_connections.
 
+use std::os::raw::c_int;
+use std::time::Duration;
+
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::Conn;
+use crate::pq::{Conn, Interest, PollStatus, deadline_after, wait_sockets};
 use crate::registry::{self, Entry};
 
 use super::{c_string, chomp};
@@ -37,11 +40,7 @@ fn could_not_establish(conn: &Conn) -> Error {
 /// 42710 `duplicate connection name` when `name` is taken (checked after
 /// connecting, as dblink does).
 pub fn connect(name: Option<&str>, connstr: &str) -> Result<()> {
-    let entry = Entry::new(open_conn(connstr)?);
-    if let Some(previous) = registry::insert(name, entry)? {
-        drop(previous.close());
-    }
-    Ok(())
+    register(name, open_conn(connstr)?)
 }
 
 /// `dblink_connect_u`: the same as [`connect`] outside the server.
@@ -73,4 +72,135 @@ pub fn disconnect_all() {
 pub fn get_connections() -> Option<Vec<String>> {
     let names = registry::names();
     (!names.is_empty()).then_some(names)
+}
+
+/// Drives non-blocking connects (`PQconnectStart` + `PQconnectPoll`) for all
+/// `conns` at once until each is up, failed, or the deadline passed.
+fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
+    let deadline = deadline_after(timeout);
+    let mut slots: Vec<Result<(Conn, PollStatus)>> = connstrs
+        .iter()
+        .map(|cs| {
+            let c = c_string(cs, "connection string")?;
+            let conn = Conn::connect_start(&c)
+                .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
+            // A connection string libpq rejects fails at once, with no socket.
+            let status = if conn.is_bad() {
+                PollStatus::Failed
+            } else {
+                PollStatus::Writing
+            };
+            Ok((conn, status))
+        })
+        .collect();
+    // Just after PQconnectStart, libpq says to behave as if PQconnectPoll
+    // had returned WRITING: wait for the socket, then poll.
+    loop {
+        let waiting: Vec<(usize, (c_int, Interest))> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| match slot {
+                Ok((conn, PollStatus::Reading)) => Some((i, (conn.socket(), Interest::Read))),
+                Ok((conn, PollStatus::Writing)) => Some((i, (conn.socket(), Interest::Write))),
+                _ => None,
+            })
+            .collect();
+        if waiting.is_empty() {
+            break;
+        }
+        let fds: Vec<(c_int, Interest)> = waiting.iter().map(|&(_, fd)| fd).collect();
+        let Some(ready) = wait_sockets(&fds, deadline) else {
+            break;
+        };
+        for i in ready.into_iter().map(|r| waiting[r].0) {
+            if let Ok((conn, status)) = &mut slots[i] {
+                *status = conn.connect_poll();
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .map(|slot| {
+            let (mut conn, status) = slot?;
+            match status {
+                PollStatus::Ok => {
+                    if !conn.set_client_encoding(c"UTF8") {
+                        return Err(could_not_establish(&conn));
+                    }
+                    Ok(conn)
+                }
+                PollStatus::Failed => Err(could_not_establish(&conn)),
+                PollStatus::Reading | PollStatus::Writing => Err(Error::new(
+                    sqlstate::UNABLE_TO_ESTABLISH,
+                    "could not establish connection",
+                )
+                .with_detail(format!(
+                    "timed out after {} ms",
+                    timeout.map_or(0, |t| t.as_millis())
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// [`connect`] that gives up after `timeout` (08001 `could not establish
+/// connection`, DETAIL `timed out after N ms`), whatever the connection
+/// string's own `connect_timeout` says.
+pub fn connect_timeout(name: Option<&str>, connstr: &str, timeout: Duration) -> Result<()> {
+    let mut opened = open_all(&[connstr], Some(timeout));
+    let conn = opened.pop().unwrap_or_else(|| {
+        Err(Error::new(
+            sqlstate::INTERNAL_ERROR,
+            "no connection attempt",
+        ))
+    })?;
+    register(name, conn)
+}
+
+/// Opens many named connections in parallel (non-blocking connects driven
+/// together with poll(2)), so that opening 50 costs about one connection's
+/// latency. `timeout` bounds the whole batch. Returns one outcome per entry
+/// of `targets` (`(name, connstr)`), each as [`connect`] would report it.
+pub fn connect_all(targets: &[(&str, &str)], timeout: Option<Duration>) -> Vec<Result<()>> {
+    let connstrs: Vec<&str> = targets.iter().map(|&(_, c)| c).collect();
+    open_all(&connstrs, timeout)
+        .into_iter()
+        .zip(targets)
+        .map(|(conn, &(name, _))| register(Some(name), conn?))
+        .collect()
+}
+
+/// Registers an open connection under `name`, closing a replaced unnamed one.
+fn register(name: Option<&str>, conn: Conn) -> Result<()> {
+    if let Some(previous) = registry::insert(name, Entry::new(conn))? {
+        drop(previous.close());
+    }
+    Ok(())
+}
+
+/// `PQreset`: closes the connection's socket and reconnects with the same
+/// parameters (for a connection broken by a server restart or a terminated
+/// backend). Its cursors and transaction are gone afterwards.
+///
+/// Errors: 08003 for an unknown name; 08006 with libpq's message when the
+/// server cannot be reached again.
+pub fn reset(name: Option<&str>) -> Result<()> {
+    let entry = registry::lookup(name)?;
+    let mut session = entry.lock();
+    let conn = session
+        .conn
+        .as_mut()
+        .ok_or_else(|| Error::conn_not_available(name))?;
+    conn.reset();
+    if !conn.is_ok() {
+        return Err(Error::new(
+            sqlstate::CONNECTION_FAILURE,
+            chomp(conn.error_message()),
+        ));
+    }
+    conn.set_client_encoding(c"UTF8");
+    entry.renew_cancel(conn);
+    session.open_cursors = 0;
+    session.new_xact_for_cursor = false;
+    Ok(())
 }

@@ -7,11 +7,13 @@ mod asynchronous;
 mod connection;
 mod cursor;
 mod sync;
+mod wait;
 
 pub use asynchronous::*;
 pub use connection::*;
 pub use cursor::*;
 pub use sync::*;
+pub use wait::*;
 
 use std::ffi::CString;
 use std::time::Duration;

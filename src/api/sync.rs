@@ -1,7 +1,7 @@
 //! The synchronous functions: dblink() and dblink_exec().
 
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::{Conn, ResultKind};
+use crate::pq::{Conn, PgResult, ResultKind};
 use crate::registry;
 use crate::result::DblinkResult;
 
@@ -46,8 +46,19 @@ pub fn dblink(
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
     let sql = c_string(sql, "sql")?;
-    let outcome = with_target(conn_or_connstr, |conn, name| {
-        if !conn.send_query(&sql) {
+    run_query(conn_or_connstr, fail_on_error, |conn| conn.send_query(&sql))
+}
+
+/// dblink's `materializeQueryResult`: sends with `send`, then collects the
+/// results. dblink keeps the rows of the most recent result set and the last
+/// result of all; the last decides what is returned.
+fn run_query(
+    target: Option<&str>,
+    fail_on_error: bool,
+    send: impl FnOnce(&mut Conn) -> bool,
+) -> Result<DblinkResult> {
+    let outcome = with_target(target, |conn, name| {
+        if !send(conn) {
             let msg = chomp(conn.error_message());
             conn.drain();
             return Err(Error::new(
@@ -55,10 +66,8 @@ pub fn dblink(
                 format!("could not send query: {msg}"),
             ));
         }
-        // dblink keeps the rows of the most recent result set and the last
-        // result of all; the last decides what is returned.
         let mut rows = None;
-        let mut last = None;
+        let mut last: Option<PgResult> = None;
         while let Ok(Some(res)) = conn.next_result(None) {
             let stop = res.is_copy() || conn.is_bad();
             if let Some(previous) = last.replace(res) {
@@ -71,31 +80,29 @@ pub fn dblink(
             }
         }
         Ok(match last {
-            Some(r) if r.kind() == ResultKind::Command || r.kind() == ResultKind::Tuples => {
+            Some(r) if matches!(r.kind(), ResultKind::Command | ResultKind::Tuples) => {
                 Ok(DblinkResult::from_remote(r))
             }
-            other => Err((
-                Error::remote(
+            other => {
+                let err = Error::remote(
                     other.as_ref(),
                     &conn.error_message(),
                     name,
                     "while executing query",
-                ),
-                rows,
-                name.map(str::to_owned),
-            )),
+                );
+                Err((err, rows, name.map(str::to_owned)))
+            }
         })
     })?;
-    match outcome {
-        Ok(r) => Ok(r),
-        Err((err, rows, name)) => {
-            let r = remote_outcome(name.as_deref(), fail_on_error, Err(err))?;
-            Ok(match rows {
-                Some(rows) => r.with_rows(rows),
-                None => r,
-            })
-        }
-    }
+    let (err, rows, name) = match outcome {
+        Ok(r) => return Ok(r),
+        Err(failed) => failed,
+    };
+    let r = remote_outcome(name.as_deref(), fail_on_error, Err(err))?;
+    Ok(match rows {
+        Some(rows) => r.with_rows(rows),
+        None => r,
+    })
 }
 
 /// `dblink_exec([conn_or_connstr,] sql [, fail_on_error])`: runs a command
@@ -132,4 +139,23 @@ pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Re
 /// A remote error of a function that returns text: raised, or 'ERROR'.
 pub(crate) fn remote_status(name: Option<&str>, fail_on_error: bool, err: Error) -> Result<String> {
     remote_outcome(name, fail_on_error, Err(err)).map(|_| "ERROR".to_owned())
+}
+
+/// [`dblink`] with `$1`, `$2`, ... bound to `params` as text (`None` is SQL
+/// NULL; the server infers the types). Nothing is spliced into the SQL.
+pub fn dblink_params(
+    conn_or_connstr: Option<&str>,
+    sql: &str,
+    params: &[Option<&str>],
+    fail_on_error: bool,
+) -> Result<DblinkResult> {
+    let sql = c_string(sql, "sql")?;
+    let owned = params
+        .iter()
+        .map(|p| p.map(|s| c_string(s, "parameter")).transpose())
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
+    run_query(conn_or_connstr, fail_on_error, |conn| {
+        conn.send_query_params(&sql, &refs)
+    })
 }

@@ -51,6 +51,14 @@ pub(crate) fn opt_args<'a>(
     items.iter().map(|&s| opt_arg(s, what)).collect()
 }
 
+/// An array of `n` required string arguments.
+pub(crate) fn args<'a>(p: *const *const c_char, n: c_int, what: &str) -> Result<Vec<&'a str>> {
+    opt_args(p, n, what)?
+        .into_iter()
+        .map(|s| s.ok_or_else(|| Error::null_argument(what)))
+        .collect()
+}
+
 /// A string for C, owned by the caller until `dblink_free`.
 pub(crate) fn to_c_string(s: &str) -> Result<*mut c_char> {
     CString::new(s)
@@ -113,4 +121,17 @@ pub(crate) fn index(i: c_int, what: &str) -> Result<usize> {
             format!("{what} {i} is out of range"),
         )
     })
+}
+
+/// Writes `values` into the caller's array `out` (ignored when NULL).
+///
+/// The caller of the entry point promises that a non-NULL `out` has room for
+/// `values.len()` ints.
+pub(crate) fn write_ints(out: *mut c_int, values: &[c_int]) {
+    if out.is_null() {
+        return;
+    }
+    // SAFETY: non-NULL `out` has room for `values.len()` ints by the entry
+    // point's contract, and does not overlap our own vector.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len()) };
 }

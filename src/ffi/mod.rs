@@ -7,6 +7,7 @@
 //! thread's last error holds dblink's message and SQLSTATE.
 
 mod asynchronous;
+mod beyond;
 mod connection;
 mod cstr;
 mod last_error;
@@ -14,6 +15,7 @@ mod result;
 mod sync;
 
 pub use asynchronous::*;
+pub use beyond::*;
 pub use connection::*;
 pub use last_error::*;
 pub use result::*;

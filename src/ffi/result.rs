@@ -11,6 +11,18 @@ pub(crate) fn result_out(r: Result<DblinkResult>) -> Result<*mut DblinkResult> {
     r.map(|res| Box::into_raw(Box::new(res)))
 }
 
+/// Frees a result made by [`result_out`].
+///
+/// By `dblink_result_free`'s contract, `r` is NULL or came from a pgdblink
+/// function and is freed only once.
+fn free_result(r: *mut DblinkResult) {
+    if !r.is_null() {
+        // SAFETY: by the contract above, `r` came from Box::into_raw in
+        // `result_out` and is freed exactly once, here.
+        drop(unsafe { Box::from_raw(r) });
+    }
+}
+
 /// The result behind a C pointer.
 ///
 /// By the accessors' contract, a non-NULL `r` came from a pgdblink function
@@ -137,11 +149,7 @@ pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_cha
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_free(r: *mut DblinkResult) {
     guard(|| {
-        if !r.is_null() {
-            // SAFETY: non-NULL `r` came from `result_out` (Box::into_raw) and
-            // the caller frees it only once.
-            drop(unsafe { Box::from_raw(r) });
-        }
+        free_result(r);
         Ok(())
     })
 }

@@ -143,6 +143,7 @@ impl Conn {
     }
 
     /// `PQsetSingleRowMode`; true when accepted.
+    #[cfg(pgdblink_libpq_pre17)]
     pub(crate) fn set_single_row_mode(&mut self) -> bool {
         // SAFETY: `self.raw` is live and exclusively ours.
         unsafe { pq_sys::PQsetSingleRowMode(self.ptr()) == 1 }
@@ -164,12 +165,6 @@ impl Conn {
     pub(crate) fn socket(&self) -> c_int {
         // SAFETY: `self.raw` is live.
         unsafe { pq_sys::PQsocket(self.ptr()) }
-    }
-
-    /// `PQbackendPID`.
-    pub(crate) fn backend_pid(&self) -> i32 {
-        // SAFETY: `self.raw` is live.
-        unsafe { pq_sys::PQbackendPID(self.ptr()) }
     }
 
     /// `PQtransactionStatus`.

@@ -7,9 +7,9 @@ mod result;
 mod wait;
 
 pub(crate) use cancel::Canceller;
-pub(crate) use conn::{Conn, Notification, PollStatus, TxStatus};
+pub(crate) use conn::{Conn, PollStatus, TxStatus};
 pub(crate) use result::{PgResult, ResultKind};
-pub(crate) use wait::{Deadline, Interest, WaitOutcome, deadline_after, wait_socket, wait_sockets};
+pub(crate) use wait::{Deadline, Interest, deadline_after, wait_sockets};
 
 /// libpq's version number (e.g. 180006), from `PQlibVersion`.
 pub(crate) fn lib_version() -> i32 {

@@ -36,16 +36,16 @@ fn remaining_ms(deadline: Deadline) -> c_int {
 
 /// Waits until `fd` is ready for `interest` or the deadline passes.
 pub(crate) fn wait_socket(fd: c_int, interest: Interest, deadline: Deadline) -> WaitOutcome {
-    let mut fds = [(fd, interest)];
-    match wait_sockets(&mut fds, deadline) {
+    match wait_sockets(&[(fd, interest)], deadline) {
         Some(_) => WaitOutcome::Ready,
         None => WaitOutcome::TimedOut,
     }
 }
 
-/// Waits until at least one of `fds` is ready; returns the index of the first
-/// ready one, or `None` when the deadline passed. A negative fd is never ready.
-pub(crate) fn wait_sockets(fds: &mut [(c_int, Interest)], deadline: Deadline) -> Option<usize> {
+/// Waits until at least one of `fds` is ready; returns the indexes of the
+/// ready ones, or `None` when the deadline passed. A negative fd is never
+/// ready.
+pub(crate) fn wait_sockets(fds: &[(c_int, Interest)], deadline: Deadline) -> Option<Vec<usize>> {
     let mut pollfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&(fd, interest)| libc::pollfd {
@@ -63,7 +63,11 @@ pub(crate) fn wait_sockets(fds: &mut [(c_int, Interest)], deadline: Deadline) ->
         // `pollfds.len()` initialized pollfd structs; poll only writes revents.
         let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, timeout) };
         if n > 0 {
-            return pollfds.iter().position(|p| p.revents != 0);
+            return Some(
+                (0..pollfds.len())
+                    .filter(|&i| pollfds[i].revents != 0)
+                    .collect(),
+            );
         }
         if n == 0 {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -73,9 +77,9 @@ pub(crate) fn wait_sockets(fds: &mut [(c_int, Interest)], deadline: Deadline) ->
         }
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {
-            // poll itself failed (EINVAL, ENOMEM): report the first socket as
+            // poll itself failed (EINVAL, ENOMEM): report every socket as
             // ready so that libpq's next call surfaces the real problem.
-            return Some(0);
+            return Some((0..pollfds.len()).collect());
         }
     }
 }
