@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what pgdblink's build, tests and demo need on a fresh Debian/Ubuntu
+# machine, and nothing that is already there: a C compiler and OpenSSL headers
+# (bundled libpq), PostgreSQL server binaries with contrib (throwaway test
+# servers, the dblink oracle), valgrind (C tests).
+set -euo pipefail
+
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+ls /usr/share/postgresql/*/extension/dblink.control >/dev/null 2>&1 || missing+=(postgresql-contrib)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || {
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
