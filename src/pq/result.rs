@@ -75,8 +75,12 @@ impl PgResult {
         usize::try_from(unsafe { pq_sys::PQnfields(self.ptr()) }).unwrap_or(0)
     }
 
-    /// The name of column `col`; `None` when out of range.
+    /// The name of column `col`; `None` when out of range (checked here:
+    /// libpq would also complain about it on stderr).
     pub(crate) fn fname(&self, col: usize) -> Option<&CStr> {
+        if col >= self.nfields() {
+            return None;
+        }
         let col = c_int::try_from(col).ok()?;
         // SAFETY: `self.raw` is live; PQfname checks the index and returns
         // NULL when out of range, else a string owned by the PGresult, which

@@ -1,0 +1,306 @@
+//! The C ABI tested from C: each `tests/c/*.c` program is compiled against
+//! the committed header `include/pgdblink.h` and the built cdylib
+//! (`target/<profile>/libpgdblink.so`), then run under valgrind memcheck,
+//! which must report no errors and no definitely/indirectly lost bytes.
+//!
+//! The programs get the throwaway server's connstr in `PGDBLINK_DSN` and a
+//! connstr to a port where nothing listens in `PGDBLINK_DEAD_DSN`. Each one
+//! prints what it checks and exits nonzero at the first failed check.
+//!
+//! valgrind is required (`apt-get install valgrind`); without it these
+//! tests fail rather than skip.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The exit code valgrind uses when it found errors (or definite/indirect
+/// leaks, with `--errors-for-leak-kinds`).
+const VALGRIND_ERROR_EXIT: i32 = 99;
+
+/// How long one program may run under valgrind before it is killed.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The crate root (where `include/` and `tests/c/` live).
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding the cdylib: the test binary lives in
+/// `target/<profile>/deps/`, the library in `target/<profile>/`.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the test binary");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps/")
+        .to_path_buf();
+    let lib = dir.join(format!(
+        "{}pgdblink{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        lib.is_file(),
+        "the cdylib {} is missing: run `cargo build --lib` first (scripts/test.sh does)",
+        lib.display()
+    );
+    let built = modified(&lib);
+    if let Some(newer) = newest_source(&manifest_dir().join("src")).filter(|(t, _)| *t > built) {
+        panic!(
+            "the cdylib {} is older than {}: `cargo test` does not rebuild it; run \
+             `cargo build --lib` first (scripts/test.sh does)",
+            lib.display(),
+            newer.1.display()
+        );
+    }
+    dir
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("mtime of {}: {e}", path.display()))
+}
+
+/// The most recently modified file below `dir`.
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                newest_source(&path)
+            } else {
+                Some((modified(&path), path))
+            }
+        })
+        .max_by_key(|(t, _)| *t)
+}
+
+/// Fails with an install hint when valgrind cannot be run.
+fn require_valgrind() {
+    let ok = Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "valgrind is required for the C ABI tests and was not found: \
+         apt-get install valgrind"
+    );
+}
+
+/// The C compiler command: `$CC` (may carry flags) or `cc`.
+fn cc() -> Command {
+    let cc = std::env::var("CC")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "cc".to_owned());
+    let mut parts = cc.split_whitespace();
+    let mut cmd = Command::new(parts.next().expect("CC is not blank"));
+    cmd.args(parts);
+    cmd
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Compiles `tests/c/<name>.c` into a fresh binary and returns its path.
+fn compile(name: &str) -> PathBuf {
+    let root = manifest_dir();
+    let lib = lib_dir();
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c_abi");
+    std::fs::create_dir_all(&out_dir).expect("create the C test build directory");
+    let exe = out_dir.join(name);
+    let src = root.join("tests/c").join(format!("{name}.c"));
+    let out = cc()
+        .current_dir(&root)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .arg(root.join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .arg("-L")
+        .arg(&lib)
+        .arg("-lpgdblink")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler (set CC?): {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {} failed\n{}",
+        src.display(),
+        show(&out)
+    );
+    exe
+}
+
+/// Waits for `child`, killing it after [`RUN_LIMIT`].
+fn wait_limited(mut child: std::process::Child, what: &str) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > RUN_LIMIT => {
+                // Our own child, killed by its handle.
+                let _ = child.kill();
+                let out = child
+                    .wait_with_output()
+                    .expect("collect the killed program");
+                panic!(
+                    "{what} ran longer than {RUN_LIMIT:?} and was killed\n{}",
+                    show(&out)
+                );
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+    child
+        .wait_with_output()
+        .expect("collect the program's output")
+}
+
+/// Compiles `tests/c/<name>.c`, runs it under valgrind against the test
+/// server and asserts a clean exit.
+fn run_c_program(name: &str) {
+    require_valgrind();
+    let server = support::shared();
+    let exe = compile(name);
+    let root = manifest_dir();
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        &format!("--error-exitcode={VALGRIND_ERROR_EXIT}"),
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect",
+        "--show-leak-kinds=definite,indirect",
+        "--num-callers=40",
+    ]);
+    let supp = root.join("tests/c/valgrind.supp");
+    if supp.is_file() {
+        cmd.arg(format!("--suppressions={}", supp.display()));
+    }
+    cmd.arg(&exe)
+        .env("PGDBLINK_DSN", server.connstr())
+        .env("PGDBLINK_DEAD_DSN", server.dead_port_connstr())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start valgrind: {e} (apt-get install valgrind)"));
+    let out = wait_limited(child, name);
+    let verdict = match out.status.code() {
+        Some(0) => {
+            // The checks and valgrind's summaries, shown with --nocapture.
+            println!("{}", show(&out));
+            return;
+        }
+        Some(VALGRIND_ERROR_EXIT) => "valgrind found memory errors or leaks",
+        Some(_) => "a check failed",
+        None => "the program was killed by a signal",
+    };
+    panic!("tests/c/{name}.c: {verdict}\n{}", show(&out));
+}
+
+#[test]
+fn async_sequence_from_c() {
+    run_c_program("async");
+}
+
+#[test]
+fn sync_functions_and_cursors_from_c() {
+    run_c_program("sync");
+}
+
+#[test]
+fn cancel_from_another_thread_from_c() {
+    run_c_program("threads");
+}
+
+#[test]
+fn bad_input_from_c() {
+    run_c_program("bad_input");
+}
+
+#[test]
+fn beyond_dblink_from_c() {
+    run_c_program("beyond");
+}
+
+/// Every function the header declares is called by at least one program.
+#[test]
+fn every_header_function_is_exercised() {
+    let root = manifest_dir();
+    let header =
+        std::fs::read_to_string(root.join("include/pgdblink.h")).expect("read include/pgdblink.h");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(root.join("tests/c")).expect("list tests/c") {
+        let path = entry.expect("a tests/c entry").path();
+        if path.extension().is_some_and(|e| e == "c" || e == "h") {
+            sources.push_str(&std::fs::read_to_string(&path).expect("read a C test"));
+        }
+    }
+    let declared = declared_functions(&header);
+    assert!(
+        declared.len() >= 30,
+        "expected the header's ~30 functions, parsed {declared:?}"
+    );
+    let missing: Vec<&String> = declared.iter().filter(|f| !calls(&sources, f)).collect();
+    assert!(
+        missing.is_empty(),
+        "functions of include/pgdblink.h no C test calls: {missing:?}"
+    );
+}
+
+/// The names of the functions a cbindgen header declares: an identifier
+/// followed by `(` on a line that is not a comment.
+fn declared_functions(header: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in header.lines() {
+        let t = line.trim_start();
+        if t.starts_with('*') || t.starts_with("/*") || t.starts_with("//") || t.starts_with('#') {
+            continue;
+        }
+        if let Some(open) = t.find('(') {
+            let before = &t[..open];
+            let name: String = before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            if name.starts_with("dblink") && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Whether `src` calls `f` (the name followed by optional spaces and `(`).
+fn calls(src: &str, f: &str) -> bool {
+    src.match_indices(f).any(|(i, _)| {
+        let before_ok = src[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let after = src[i + f.len()..].trim_start();
+        before_ok && after.starts_with('(')
+    })
+}
