@@ -41,6 +41,8 @@ pub mod sqlstate {
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     /// query_canceled (also used for a wait that timed out)
     pub const QUERY_CANCELED: &str = "57014";
+    /// name_too_long (a connection name truncated to 63 bytes)
+    pub const NAME_TOO_LONG: &str = "42622";
     /// invalid_cursor_name
     pub const INVALID_CURSOR_NAME: &str = "34000";
     /// prohibited_sql_statement_attempted (dblink_exec of a query)

@@ -6,6 +6,7 @@
 //! never waits for the reader it is meant to interrupt.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -30,6 +31,9 @@ pub(crate) struct Session {
 pub(crate) struct Entry {
     session: Mutex<Session>,
     cancel: Mutex<Option<Canceller>>,
+    /// Whether the connection still has a socket, as last seen by a call
+    /// that held the session; read by cancel without the session lock.
+    socket_open: AtomicBool,
 }
 
 impl Entry {
@@ -42,7 +46,19 @@ impl Entry {
                 new_xact_for_cursor: false,
             }),
             cancel: Mutex::new(cancel),
+            socket_open: AtomicBool::new(true),
         })
+    }
+
+    /// Records whether the connection still has a socket (after a call).
+    pub(crate) fn note_socket(&self, session: &Session) {
+        let open = session.conn.as_ref().is_some_and(|c| c.socket() >= 0);
+        self.socket_open.store(open, Ordering::Release);
+    }
+
+    /// Whether the connection had a socket after the last call on it.
+    pub(crate) fn socket_open(&self) -> bool {
+        self.socket_open.load(Ordering::Acquire)
     }
 
     /// Locks the session; waits for any call in progress on this connection.
@@ -57,6 +73,8 @@ impl Entry {
 
     /// Replaces the cancel handle (after a reset, the backend key changes).
     pub(crate) fn renew_cancel(&self, conn: &Conn) {
+        self.socket_open
+            .store(conn.socket() >= 0, Ordering::Release);
         *self.cancel.lock() = Canceller::new(conn);
     }
 
@@ -91,6 +109,12 @@ fn key(name: &str) -> &str {
         end -= 1;
     }
     &name[..end]
+}
+
+/// The name dblink would register instead of `name`, when it truncates it.
+pub(crate) fn truncated(name: &str) -> Option<&str> {
+    let k = key(name);
+    (k.len() != name.len()).then_some(k)
 }
 
 /// The connection registered under `name` (`None`: the unnamed one).

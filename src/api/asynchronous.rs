@@ -178,6 +178,11 @@ pub fn cancel_query(name: Option<&str>) -> Result<String> {
 /// past it the text is `cancel request timed out`.
 pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<String> {
     let entry = registry::lookup(name)?;
+    if !entry.socket_open() {
+        // What libpq 17's PQcancelCreate, and so dblink 17, reports for a
+        // connection whose socket libpq has closed.
+        return Ok("connection not open".to_owned());
+    }
     let mut cancel = entry.lock_cancel();
     let Some(canceller) = cancel.as_mut() else {
         return Ok("out of memory".to_owned());

@@ -172,6 +172,10 @@ pub fn connect_all(targets: &[(&str, &str)], timeout: Option<Duration>) -> Vec<R
 
 /// Registers an open connection under `name`, closing a replaced unnamed one.
 fn register(name: Option<&str>, conn: Conn) -> Result<()> {
+    if let Some((long, short)) = name.and_then(|n| registry::truncated(n).map(|t| (n, t))) {
+        let text = format!("identifier \"{long}\" will be truncated to \"{short}\"");
+        crate::notice::emit(name, &Error::new(sqlstate::NAME_TOO_LONG, text));
+    }
     if let Some(previous) = registry::insert(name, Entry::new(conn))? {
         drop(previous.close());
     }

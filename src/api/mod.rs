@@ -48,7 +48,9 @@ pub(crate) fn with_session<T>(
     if session.conn.is_none() {
         return Err(Error::conn_not_available(name));
     }
-    f(&mut session)
+    let outcome = f(&mut session);
+    entry.note_socket(&session);
+    outcome
 }
 
 /// Runs `f` on the `PGconn` of the connection `name`, holding its lock.

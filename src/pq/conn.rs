@@ -60,14 +60,18 @@ impl Conn {
     /// allocate the handle. Check [`Conn::is_ok`] for the outcome.
     pub(crate) fn connectdb(connstr: &CStr) -> Option<Conn> {
         // SAFETY: `connstr` is a valid NUL-terminated string for the call.
-        Conn::from_raw(unsafe { pq_sys::PQconnectdb(connstr.as_ptr()) })
+        let mut conn = Conn::from_raw(unsafe { pq_sys::PQconnectdb(connstr.as_ptr()) })?;
+        conn.silence_notices();
+        Some(conn)
     }
 
     /// Starts a non-blocking connect (`PQconnectStart`); drive it with
     /// [`Conn::connect_poll`].
     pub(crate) fn connect_start(connstr: &CStr) -> Option<Conn> {
         // SAFETY: `connstr` is a valid NUL-terminated string for the call.
-        Conn::from_raw(unsafe { pq_sys::PQconnectStart(connstr.as_ptr()) })
+        let mut conn = Conn::from_raw(unsafe { pq_sys::PQconnectStart(connstr.as_ptr()) })?;
+        conn.silence_notices();
+        Some(conn)
     }
 
     /// One step of a non-blocking connect (`PQconnectPoll`).
@@ -92,6 +96,18 @@ impl Conn {
         // SAFETY: `self.raw` is live; PQerrorMessage returns a string owned by
         // the PGconn, copied out before `self` can change.
         unsafe { owned_text(pq_sys::PQerrorMessage(self.ptr())) }.unwrap_or_default()
+    }
+
+    /// Stops libpq from printing the server's NOTICEs and WARNINGs (and
+    /// messages such as `FATAL: terminating connection`) on the host's
+    /// stderr, which is libpq's default: a library must not write there.
+    pub(crate) fn silence_notices(&mut self) {
+        // SAFETY: `self.raw` is live and exclusively ours; the receiver is a
+        // plain function that ignores its arguments, valid for the program's
+        // whole life.
+        unsafe {
+            pq_sys::PQsetNoticeReceiver(self.ptr(), Some(ignore_notice), std::ptr::null_mut());
+        }
     }
 
     /// `PQsetClientEncoding`; true on success.
@@ -281,6 +297,9 @@ impl Conn {
         unsafe { pq_sys::PQstatus(self.ptr()) == pq_sys::ConnStatusType::CONNECTION_BAD }
     }
 }
+
+/// A notice receiver that drops the notice.
+extern "C" fn ignore_notice(_arg: *mut std::ffi::c_void, _res: *const pq_sys::PGresult) {}
 
 impl Drop for Conn {
     fn drop(&mut self) {
