@@ -27,6 +27,13 @@ pub(crate) struct Session {
     pub(crate) new_xact_for_cursor: bool,
 }
 
+/// dblink's cursor bookkeeping of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CursorState {
+    open_cursors: u32,
+    new_xact_for_cursor: bool,
+}
+
 /// One registered connection.
 pub(crate) struct Entry {
     session: Mutex<Session>,
@@ -78,12 +85,22 @@ impl Entry {
         *self.cancel.lock() = Canceller::new(conn);
     }
 
-    /// Takes the connection out for closing; `None` when already closed.
-    pub(crate) fn close(&self) -> Option<Conn> {
+    /// Takes the connection out for closing (`None` when already closed),
+    /// with its cursor bookkeeping.
+    pub(crate) fn close(&self) -> (Option<Conn>, CursorState) {
         let mut s = self.session.lock();
-        s.open_cursors = 0;
-        s.new_xact_for_cursor = false;
-        s.conn.take()
+        let state = CursorState {
+            open_cursors: std::mem::take(&mut s.open_cursors),
+            new_xact_for_cursor: std::mem::take(&mut s.new_xact_for_cursor),
+        };
+        (s.conn.take(), state)
+    }
+
+    /// Adopts cursor bookkeeping (dblink's unnamed slot keeps it).
+    fn adopt(&self, state: CursorState) {
+        let mut s = self.session.lock();
+        s.open_cursors = state.open_cursors;
+        s.new_xact_for_cursor = state.new_xact_for_cursor;
     }
 }
 
@@ -92,11 +109,20 @@ impl Entry {
 struct Registry {
     named: RwLock<HashMap<String, Arc<Entry>>>,
     unnamed: Mutex<Option<Arc<Entry>>>,
+    /// dblink keeps the unnamed connection's cursor count and "dblink began
+    /// the transaction" flag in a static slot that reconnecting and
+    /// disconnecting leave alone; this is that slot while no unnamed
+    /// connection is open.
+    unnamed_cursors: Mutex<CursorState>,
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     named: RwLock::new(HashMap::new()),
     unnamed: Mutex::new(None),
+    unnamed_cursors: Mutex::new(CursorState {
+        open_cursors: 0,
+        new_xact_for_cursor: false,
+    }),
 });
 
 /// dblink's key for a name: truncated to 63 bytes on a character boundary.
@@ -133,8 +159,8 @@ pub(crate) fn contains(name: &str) -> bool {
 
 /// Registers a new connection. A named one must be new (42710 `duplicate
 /// connection name`); the unnamed slot is replaced, and the previous
-/// connection is returned for the caller to close outside any lock.
-pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<Option<Arc<Entry>>> {
+/// connection closed (outside the slot's lock).
+pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<()> {
     match name {
         Some(n) => {
             let mut map = REGISTRY.named.write();
@@ -145,26 +171,55 @@ pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<Option<Arc
                 ));
             }
             map.insert(key(n).to_owned(), entry);
-            Ok(None)
+            Ok(())
         }
-        None => Ok(REGISTRY.unnamed.lock().replace(entry)),
+        None => {
+            let previous = REGISTRY.unnamed.lock().replace(Arc::clone(&entry));
+            let state = match &previous {
+                Some(p) => close_unnamed(p),
+                None => *REGISTRY.unnamed_cursors.lock(),
+            };
+            entry.adopt(state);
+            Ok(())
+        }
     }
 }
 
-/// Unregisters `name` and returns its entry for the caller to close.
-pub(crate) fn remove(name: Option<&str>) -> Result<Arc<Entry>> {
-    let removed = match name {
-        Some(n) => REGISTRY.named.write().remove(key(n)),
-        None => REGISTRY.unnamed.lock().take(),
-    };
-    removed.ok_or_else(|| Error::conn_not_available(name))
+/// Closes a connection that left the unnamed slot, keeping dblink's cursor
+/// bookkeeping for the slot's next connection.
+fn close_unnamed(entry: &Entry) -> CursorState {
+    let (conn, state) = entry.close();
+    drop(conn);
+    *REGISTRY.unnamed_cursors.lock() = state;
+    state
 }
 
-/// Unregisters every connection (named and unnamed) and returns them.
-pub(crate) fn remove_all() -> Vec<Arc<Entry>> {
-    let mut all: Vec<Arc<Entry>> = REGISTRY.named.write().drain().map(|(_, e)| e).collect();
-    all.extend(REGISTRY.unnamed.lock().take());
-    all
+/// Unregisters and closes the connection `name` (after a call in progress
+/// on it returns).
+pub(crate) fn remove(name: Option<&str>) -> Result<()> {
+    match name {
+        Some(n) => {
+            let removed = REGISTRY.named.write().remove(key(n));
+            let entry = removed.ok_or_else(|| Error::conn_not_available(name))?;
+            drop(entry.close());
+        }
+        None => {
+            let removed = REGISTRY.unnamed.lock().take();
+            let entry = removed.ok_or_else(|| Error::conn_not_available(name))?;
+            close_unnamed(&entry);
+        }
+    }
+    Ok(())
+}
+
+/// Unregisters and closes every connection, named and unnamed.
+pub(crate) fn remove_all() {
+    let named: Vec<Arc<Entry>> = REGISTRY.named.write().drain().map(|(_, e)| e).collect();
+    named.iter().for_each(|e| drop(e.close()));
+    let unnamed = REGISTRY.unnamed.lock().take();
+    if let Some(e) = unnamed {
+        close_unnamed(&e);
+    }
 }
 
 /// The registered names, sorted (the unnamed connection is not listed).

@@ -54,16 +54,12 @@ pub fn connect_u(name: Option<&str>, connstr: &str) -> Result<()> {
 /// Errors: 08003 `connection "a" not available` (`connection not available`
 /// for the unnamed connection).
 pub fn disconnect(name: Option<&str>) -> Result<()> {
-    let entry = registry::remove(name)?;
-    drop(entry.close());
-    Ok(())
+    registry::remove(name)
 }
 
 /// Closes every connection, named and unnamed (for hosts shutting down).
 pub fn disconnect_all() {
-    for entry in registry::remove_all() {
-        drop(entry.close());
-    }
+    registry::remove_all();
 }
 
 /// `dblink_get_connections()`: the names of the open named connections,
@@ -176,10 +172,7 @@ fn register(name: Option<&str>, conn: Conn) -> Result<()> {
         let text = format!("identifier \"{long}\" will be truncated to \"{short}\"");
         crate::notice::emit(name, &Error::new(sqlstate::NAME_TOO_LONG, text));
     }
-    if let Some(previous) = registry::insert(name, Entry::new(conn))? {
-        drop(previous.close());
-    }
-    Ok(())
+    registry::insert(name, Entry::new(conn))
 }
 
 /// `PQreset`: closes the connection's socket and reconnects with the same
