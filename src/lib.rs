@@ -13,7 +13,7 @@ mod result;
 
 pub use api::*;
 pub use error::{Error, Result, sqlstate};
-pub use notice::{NoticeHandler, set_notice_handler};
+pub use notice::{NoticeHandler, set_notice_handler, set_server_notice_handler};
 pub use result::{DblinkResult, Notification, Status};
 
 /// The version of the libpq linked in (e.g. 180006 for 18.6).

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::error::Error;
+use crate::pq::ServerNotice;
 
 /// A notice handler: the connection name (`None`: the unnamed connection)
 /// and the report dblink would have raised as a NOTICE. It runs on the
@@ -15,9 +16,48 @@ pub type NoticeHandler = Arc<dyn Fn(Option<&str>, &Error) + Send + Sync>;
 
 static HANDLER: RwLock<Option<NoticeHandler>> = RwLock::new(None);
 
-/// Sets (or with `None`, removes) the process-wide notice handler.
+/// Sets (or with `None`, removes) the process-wide notice handler: it
+/// receives exactly the NOTICEs dblink itself raises (`could not send query:
+/// ...`, a remote error with `fail_on_error` false, a truncated connection
+/// name), with the connection's name. Off by default.
 pub fn set_notice_handler(handler: Option<NoticeHandler>) {
     *HANDLER.write() = handler;
+}
+
+static SERVER_HANDLER: RwLock<Option<NoticeHandler>> = RwLock::new(None);
+
+/// Sets (or with `None`, removes) the process-wide handler of the notices and
+/// warnings the remote servers send (`RAISE NOTICE`, WARNING, ...; libpq's
+/// `PQsetNoticeReceiver`), which dblink itself does not pass on. Each comes
+/// with the connection's name (`None`: the unnamed or a temporary
+/// connection) and keeps its SQLSTATE: class 01 for warnings (01000), 00000
+/// for NOTICE/INFO/LOG. It runs on the thread whose call received the notice,
+/// after that call released its locks. Off by default: without a handler,
+/// server notices are dropped (never printed on stderr).
+pub fn set_server_notice_handler(handler: Option<NoticeHandler>) {
+    let mut h = SERVER_HANDLER.write();
+    crate::pq::capture_notices(handler.is_some());
+    *h = handler;
+}
+
+/// Delivers server notices received on the connection `name`.
+pub(crate) fn emit_server(name: Option<&str>, notices: Vec<ServerNotice>) {
+    if notices.is_empty() {
+        return;
+    }
+    let Some(handler) = SERVER_HANDLER.read().clone() else {
+        return;
+    };
+    for n in notices {
+        let report = Error {
+            sqlstate: n.sqlstate.unwrap_or_else(|| "00000".to_owned()),
+            message: n.message.unwrap_or_default(),
+            detail: n.detail,
+            hint: n.hint,
+            context: n.context,
+        };
+        handler(name, &report);
+    }
 }
 
 /// Delivers a notice to the handler, if any.

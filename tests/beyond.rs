@@ -334,3 +334,39 @@ fn reset_reconnects_a_connection_whose_backend_was_terminated() {
     assert_eq!(r.get(0, 0), Some("1"));
     pgdblink::disconnect(Some(&name)).expect("disconnect");
 }
+
+#[test]
+fn server_notices_reach_the_server_notice_handler_with_the_connection_name() {
+    type Seen = std::sync::Mutex<Vec<(Option<String>, pgdblink::Error)>>;
+    let seen: Arc<Seen> = Arc::default();
+    let sink = Arc::clone(&seen);
+    pgdblink::set_server_notice_handler(Some(Arc::new(
+        move |name: Option<&str>, e: &pgdblink::Error| {
+            let mut v = sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            v.push((name.map(str::to_owned), e.clone()));
+        },
+    )));
+    let name = connect("notices");
+    let sql =
+        "do $$ begin raise notice 'hello %', 1; raise warning 'careful' using hint = 'h'; end $$";
+    assert_eq!(pgdblink::exec(Some(&name), sql, true).expect("exec"), "DO");
+    pgdblink::set_server_notice_handler(None);
+    let mine: Vec<pgdblink::Error> = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|(n, _)| n.as_deref() == Some(name.as_str()))
+        .map(|(_, e)| e.clone())
+        .collect();
+    let summary: Vec<(&str, &str, Option<&str>)> = mine
+        .iter()
+        .map(|e| (e.sqlstate.as_str(), e.message.as_str(), e.hint.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("00000", "hello 1", None), ("01000", "careful", Some("h"))]
+    );
+    pgdblink::disconnect(Some(&name)).expect("disconnect");
+}

@@ -50,6 +50,13 @@ pub(crate) fn with_session<T>(
     }
     let outcome = f(&mut session);
     entry.note_socket(&session);
+    let notices = session
+        .conn
+        .as_mut()
+        .map(|c| c.take_notices())
+        .unwrap_or_default();
+    drop(session);
+    crate::notice::emit_server(name, notices);
     outcome
 }
 

@@ -22,7 +22,9 @@ fn with_target<T>(
         Some(name) if registry::contains(name) => with_conn(Some(name), |c| f(c, Some(name))),
         Some(connstr) => {
             let mut temporary = open_conn(connstr)?;
-            f(&mut temporary, None)
+            let outcome = f(&mut temporary, None);
+            crate::notice::emit_server(None, temporary.take_notices());
+            outcome
         }
         None => with_conn(None, |c| f(c, None)),
     }

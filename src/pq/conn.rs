@@ -3,6 +3,9 @@
 use std::ffi::CStr;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
 
 use super::owned_text;
 use super::result::PgResult;
@@ -11,6 +14,28 @@ use super::wait::{Deadline, Interest, WaitOutcome, wait_socket};
 /// A libpq connection. `Drop` calls `PQfinish`; nothing else does.
 pub(crate) struct Conn {
     raw: NonNull<pq_sys::PGconn>,
+    /// Server notices collected by the notice receiver (only while capture
+    /// is on); boxed so that its address, given to libpq, never moves. It is
+    /// dropped after `PQfinish` (fields drop after `Drop::drop`).
+    notices: Box<Mutex<Vec<ServerNotice>>>,
+}
+
+/// A notice or warning the server sent (through `PQsetNoticeReceiver`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerNotice {
+    pub(crate) sqlstate: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) detail: Option<String>,
+    pub(crate) hint: Option<String>,
+    pub(crate) context: Option<String>,
+}
+
+/// Whether notice receivers keep server notices (a handler is set).
+static CAPTURE_NOTICES: AtomicBool = AtomicBool::new(false);
+
+/// Turns the keeping of server notices on or off for every connection.
+pub(crate) fn capture_notices(on: bool) {
+    CAPTURE_NOTICES.store(on, Ordering::Release);
 }
 
 // SAFETY: a PGconn may be used from any thread as long as no two threads use
@@ -48,7 +73,12 @@ pub(crate) enum TxStatus {
 
 impl Conn {
     fn from_raw(raw: *mut pq_sys::PGconn) -> Option<Conn> {
-        NonNull::new(raw).map(|raw| Conn { raw })
+        let mut conn = NonNull::new(raw).map(|raw| Conn {
+            raw,
+            notices: Box::new(Mutex::new(Vec::new())),
+        })?;
+        conn.receive_notices();
+        Some(conn)
     }
 
     fn ptr(&self) -> *mut pq_sys::PGconn {
@@ -60,18 +90,14 @@ impl Conn {
     /// allocate the handle. Check [`Conn::is_ok`] for the outcome.
     pub(crate) fn connectdb(connstr: &CStr) -> Option<Conn> {
         // SAFETY: `connstr` is a valid NUL-terminated string for the call.
-        let mut conn = Conn::from_raw(unsafe { pq_sys::PQconnectdb(connstr.as_ptr()) })?;
-        conn.silence_notices();
-        Some(conn)
+        Conn::from_raw(unsafe { pq_sys::PQconnectdb(connstr.as_ptr()) })
     }
 
     /// Starts a non-blocking connect (`PQconnectStart`); drive it with
     /// [`Conn::connect_poll`].
     pub(crate) fn connect_start(connstr: &CStr) -> Option<Conn> {
         // SAFETY: `connstr` is a valid NUL-terminated string for the call.
-        let mut conn = Conn::from_raw(unsafe { pq_sys::PQconnectStart(connstr.as_ptr()) })?;
-        conn.silence_notices();
-        Some(conn)
+        Conn::from_raw(unsafe { pq_sys::PQconnectStart(connstr.as_ptr()) })
     }
 
     /// One step of a non-blocking connect (`PQconnectPoll`).
@@ -98,16 +124,23 @@ impl Conn {
         unsafe { owned_text(pq_sys::PQerrorMessage(self.ptr())) }.unwrap_or_default()
     }
 
-    /// Stops libpq from printing the server's NOTICEs and WARNINGs (and
-    /// messages such as `FATAL: terminating connection`) on the host's
-    /// stderr, which is libpq's default: a library must not write there.
-    pub(crate) fn silence_notices(&mut self) {
-        // SAFETY: `self.raw` is live and exclusively ours; the receiver is a
-        // plain function that ignores its arguments, valid for the program's
-        // whole life.
+    /// Replaces libpq's default notice processor, which prints the server's
+    /// NOTICEs and WARNINGs (and messages such as `FATAL: terminating
+    /// connection`) on the host's stderr: a library must not write there.
+    /// Notices are kept for [`Conn::take_notices`] while capture is on.
+    fn receive_notices(&mut self) {
+        let queue: *const Mutex<Vec<ServerNotice>> = &*self.notices;
+        // SAFETY: `self.raw` is live and exclusively ours. The argument points
+        // to the boxed queue, which outlives the PGconn (it is dropped after
+        // PQfinish) and never moves.
         unsafe {
-            pq_sys::PQsetNoticeReceiver(self.ptr(), Some(ignore_notice), std::ptr::null_mut());
+            pq_sys::PQsetNoticeReceiver(self.ptr(), Some(receive_notice), queue.cast_mut().cast());
         }
+    }
+
+    /// The server notices received since the last call.
+    pub(crate) fn take_notices(&mut self) -> Vec<ServerNotice> {
+        std::mem::take(&mut *self.notices.lock())
     }
 
     /// `PQsetClientEncoding`; true on success.
@@ -298,8 +331,31 @@ impl Conn {
     }
 }
 
-/// A notice receiver that drops the notice.
-extern "C" fn ignore_notice(_arg: *mut std::ffi::c_void, _res: *const pq_sys::PGresult) {}
+/// The notice receiver: keeps the notice's fields in the connection's queue
+/// while capture is on, else drops it. Never unwinds into libpq.
+extern "C" fn receive_notice(arg: *mut std::ffi::c_void, res: *const pq_sys::PGresult) {
+    if arg.is_null() || res.is_null() || !CAPTURE_NOTICES.load(Ordering::Acquire) {
+        return;
+    }
+    let _ = std::panic::catch_unwind(|| {
+        let field = |code: u8| {
+            // SAFETY: `res` is the live notice PGresult libpq passes for the
+            // duration of this call; the field is copied out at once.
+            unsafe { owned_text(pq_sys::PQresultErrorField(res, c_int::from(code))) }
+        };
+        let notice = ServerNotice {
+            sqlstate: field(pq_sys::PG_DIAG_SQLSTATE),
+            message: field(pq_sys::PG_DIAG_MESSAGE_PRIMARY),
+            detail: field(pq_sys::PG_DIAG_MESSAGE_DETAIL),
+            hint: field(pq_sys::PG_DIAG_MESSAGE_HINT),
+            context: field(pq_sys::PG_DIAG_CONTEXT),
+        };
+        // SAFETY: `arg` is the queue registered in `receive_notices`, alive
+        // as long as the PGconn that calls us.
+        let queue = unsafe { &*arg.cast::<Mutex<Vec<ServerNotice>>>() };
+        queue.lock().push(notice);
+    });
+}
 
 impl Drop for Conn {
     fn drop(&mut self) {

@@ -7,7 +7,7 @@ mod result;
 mod wait;
 
 pub(crate) use cancel::Canceller;
-pub(crate) use conn::{Conn, PollStatus, TxStatus};
+pub(crate) use conn::{Conn, PollStatus, ServerNotice, TxStatus, capture_notices};
 pub(crate) use result::{PgResult, ResultKind};
 pub(crate) use wait::{Deadline, Interest, deadline_after, wait_sockets};
 
