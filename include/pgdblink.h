@@ -16,6 +16,21 @@
 #define DBLINK_TIMED_OUT -2
 
 /**
+ * `dblink_connect_poll`: connected; the name is ready for use.
+ */
+#define DBLINK_CONNECT_READY 1
+
+/**
+ * `dblink_connect_poll`: call again when `dblink_socket` is readable.
+ */
+#define DBLINK_CONNECT_READING 2
+
+/**
+ * `dblink_connect_poll`: call again when `dblink_socket` is writable.
+ */
+#define DBLINK_CONNECT_WRITING 3
+
+/**
  * What a [`DblinkResult`] holds, so that a caller can tell "no more
  * results" from "zero rows".
  */
@@ -194,6 +209,25 @@ int dblink_connect_all(const char *const *names,
  * libpq's message when the server cannot be reached).
  */
 int dblink_reset(const char *connname);
+
+/**
+ * Starts a non-blocking connect (`PQconnectStart`) under `connname`; drive
+ * it with `dblink_connect_poll`, waiting on `dblink_socket` in between. Many
+ * connects can be in flight at once. The name is taken at once (42710 when
+ * in use). 1 when started; -1 on ERROR (08001 for a connection string libpq
+ * rejects outright).
+ */
+int dblink_connect_start(const char *connname, const char *connstr);
+
+/**
+ * One non-blocking step of a connect begun by `dblink_connect_start`
+ * (`PQconnectPoll`): DBLINK_CONNECT_READY, DBLINK_CONNECT_READING or
+ * DBLINK_CONNECT_WRITING (wait on `dblink_socket` for that, then call
+ * again), or -1 on ERROR: 08001 `could not establish connection` with
+ * libpq's message as detail, and the name is released. The caller bounds
+ * the total wait (a connect timeout).
+ */
+int dblink_connect_poll(const char *connname);
 
 /**
  * `dblink_connect([connname,] connstr)`: opens a connection under

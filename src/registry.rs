@@ -25,6 +25,8 @@ pub(crate) struct Session {
     pub(crate) open_cursors: u32,
     /// dblink's `newXactForCursor`: `open` began the remote transaction.
     pub(crate) new_xact_for_cursor: bool,
+    /// A non-blocking connect (`connect_start`) has not finished yet.
+    pub(crate) connecting: bool,
 }
 
 /// dblink's cursor bookkeeping of a connection.
@@ -46,11 +48,22 @@ pub(crate) struct Entry {
 impl Entry {
     pub(crate) fn new(conn: Conn) -> Arc<Entry> {
         let cancel = Canceller::new(&conn);
+        Entry::with(conn, cancel, false)
+    }
+
+    /// An entry for a connection still being established (`connect_start`);
+    /// its cancel handle is made when the connect completes.
+    pub(crate) fn connecting(conn: Conn) -> Arc<Entry> {
+        Entry::with(conn, None, true)
+    }
+
+    fn with(conn: Conn, cancel: Option<Canceller>, connecting: bool) -> Arc<Entry> {
         Arc::new(Entry {
             session: Mutex::new(Session {
                 conn: Some(conn),
                 open_cursors: 0,
                 new_xact_for_cursor: false,
+                connecting,
             }),
             cancel: Mutex::new(cancel),
             socket_open: AtomicBool::new(true),
@@ -210,6 +223,29 @@ pub(crate) fn remove(name: Option<&str>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Unregisters `entry` if it is still the one registered under `name`, and
+/// closes it (a failed `connect_start`).
+pub(crate) fn remove_entry(name: Option<&str>, entry: &Arc<Entry>) {
+    let removed = match name {
+        Some(n) => {
+            let mut map = REGISTRY.named.write();
+            match map.get(key(n)) {
+                Some(e) if Arc::ptr_eq(e, entry) => map.remove(key(n)),
+                _ => None,
+            }
+        }
+        None => {
+            let mut slot = REGISTRY.unnamed.lock();
+            match slot.as_ref() {
+                Some(e) if Arc::ptr_eq(e, entry) => slot.take(),
+                _ => None,
+            }
+        }
+    };
+    drop(removed);
+    drop(entry.close());
 }
 
 /// Unregisters and closes every connection, named and unnamed.

@@ -370,3 +370,44 @@ fn server_notices_reach_the_server_notice_handler_with_the_connection_name() {
     );
     pgdblink::disconnect(Some(&name)).expect("disconnect");
 }
+
+#[test]
+fn connect_start_then_poll_opens_many_connections_at_once() {
+    use pgdblink::ConnectProgress;
+    let names: Vec<String> = (0..8).map(|_| unique_name("start")).collect();
+    for name in &names {
+        pgdblink::connect_start(Some(name), &shared().tcp_connstr()).expect("connect_start");
+    }
+    let err = pgdblink::is_busy(Some(&names[0])).expect_err("still connecting");
+    assert!(err.message.contains("still connecting"), "{err:?}");
+    let mut progress: Vec<ConnectProgress> = vec![ConnectProgress::Writing(-1); names.len()];
+    while progress.iter().any(|p| *p != ConnectProgress::Ready) {
+        for (i, name) in names.iter().enumerate() {
+            if progress[i] != ConnectProgress::Ready {
+                progress[i] = pgdblink::connect_poll(Some(name)).expect("connect_poll");
+            }
+        }
+        let mut fds: Vec<libc::pollfd> = progress
+            .iter()
+            .filter_map(|p| match *p {
+                ConnectProgress::Reading(fd) => Some((fd, libc::POLLIN)),
+                ConnectProgress::Writing(fd) => Some((fd, libc::POLLOUT)),
+                ConnectProgress::Ready => None,
+            })
+            .map(|(fd, events)| libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            })
+            .collect();
+        if !fds.is_empty() {
+            // SAFETY: a valid array of pollfd of the given length.
+            assert!(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10_000) } > 0);
+        }
+    }
+    for name in &names {
+        let r = pgdblink::dblink(Some(name), "select 1", true).expect("usable");
+        assert_eq!(r.get(0, 0), Some("1"));
+        pgdblink::disconnect(Some(name)).expect("disconnect");
+    }
+}

@@ -185,6 +185,10 @@ pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<Str
     }
     let mut cancel = entry.lock_cancel();
     let Some(canceller) = cancel.as_mut() else {
+        // No handle: the connect has not finished, or libpq had no memory.
+        if entry.lock().connecting {
+            return Err(super::still_connecting(name));
+        }
         return Ok("out of memory".to_owned());
     };
     Ok(

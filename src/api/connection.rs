@@ -201,3 +201,62 @@ pub fn reset(name: Option<&str>) -> Result<()> {
     session.new_xact_for_cursor = false;
     Ok(())
 }
+
+/// Where a non-blocking connect stands ([`connect_poll`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectProgress {
+    /// Connected: the name is usable like any other connection.
+    Ready,
+    /// Call [`connect_poll`] again when this socket is readable.
+    Reading(std::os::raw::c_int),
+    /// Call [`connect_poll`] again when this socket is writable.
+    Writing(std::os::raw::c_int),
+}
+
+/// Starts a non-blocking connect (`PQconnectStart`) under `name`; drive it
+/// with [`connect_poll`]. The name is taken at once (42710 `duplicate
+/// connection name` when it is in use); other calls on it fail until the
+/// connect completes. A connection string libpq rejects outright is 08001
+/// here; a failure later is reported by [`connect_poll`].
+pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
+    let c = c_string(connstr, "connection string")?;
+    let conn = Conn::connect_start(&c)
+        .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
+    if conn.is_bad() {
+        return Err(could_not_establish(&conn));
+    }
+    registry::insert(name, Entry::connecting(conn))
+}
+
+/// One step of a connect begun by [`connect_start`] (`PQconnectPoll`), never
+/// blocking. On failure the name is released and the error is dblink's 08001
+/// `could not establish connection` with libpq's message as DETAIL. On a
+/// name that is already connected: `Ready`.
+pub fn connect_poll(name: Option<&str>) -> Result<ConnectProgress> {
+    let entry = registry::lookup(name)?;
+    let mut session = entry.lock();
+    if !session.connecting {
+        return match session.conn {
+            Some(_) => Ok(ConnectProgress::Ready),
+            None => Err(Error::conn_not_available(name)),
+        };
+    }
+    let conn = session
+        .conn
+        .as_mut()
+        .ok_or_else(|| Error::conn_not_available(name))?;
+    let failed = match conn.connect_poll() {
+        PollStatus::Reading => return Ok(ConnectProgress::Reading(conn.socket())),
+        PollStatus::Writing => return Ok(ConnectProgress::Writing(conn.socket())),
+        PollStatus::Ok if conn.set_client_encoding(c"UTF8") => None,
+        PollStatus::Ok | PollStatus::Failed => Some(could_not_establish(conn)),
+    };
+    if let Some(err) = failed {
+        drop(session);
+        registry::remove_entry(name, &entry);
+        return Err(err);
+    }
+    entry.renew_cancel(conn);
+    session.connecting = false;
+    Ok(ConnectProgress::Ready)
+}

@@ -48,6 +48,9 @@ pub(crate) fn with_session<T>(
     if session.conn.is_none() {
         return Err(Error::conn_not_available(name));
     }
+    if session.connecting {
+        return Err(still_connecting(name));
+    }
     let outcome = f(&mut session);
     entry.note_socket(&session);
     let notices = session
@@ -69,6 +72,19 @@ pub(crate) fn with_conn<T>(
         Some(conn) => f(conn),
         None => Err(Error::conn_not_available(name)),
     })
+}
+
+/// The error for a call on a connection whose `connect_start` has not
+/// finished (drive it with `connect_poll`).
+pub(crate) fn still_connecting(name: Option<&str>) -> Error {
+    let which = name.map_or_else(
+        || "the unnamed connection".to_owned(),
+        |n| format!("connection \"{n}\""),
+    );
+    Error::new(
+        sqlstate::CONNECTION_DOES_NOT_EXIST,
+        format!("{which} is still connecting: call connect_poll until it is ready"),
+    )
 }
 
 /// The error for a wait that ran out of time.

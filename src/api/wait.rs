@@ -76,8 +76,17 @@ pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
 /// when it turns readable, call [`consume_input`], then [`super::is_busy`].
 /// The descriptor belongs to the connection: do not close it, and stop
 /// watching it before disconnecting.
+///
+/// It also works while a [`super::connect_start`] is in progress, to wait on
+/// as [`super::connect_poll`] says.
 pub fn socket(name: Option<&str>) -> Result<c_int> {
-    with_conn(name, |conn| Ok(conn.socket()))
+    let entry = crate::registry::lookup(name)?;
+    let session = entry.lock();
+    let conn = session
+        .conn
+        .as_ref()
+        .ok_or_else(|| crate::Error::conn_not_available(name))?;
+    Ok(conn.socket())
 }
 
 /// `PQconsumeInput`: reads what the server has sent, without waiting.

@@ -215,3 +215,42 @@ pub extern "C" fn dblink_connect_all(
 pub extern "C" fn dblink_reset(connname: *const c_char) -> c_int {
     guard(|| super::ok_int(api::reset(cstr::opt_arg(connname, "connname")?)))
 }
+
+/// `dblink_connect_poll`: connected; the name is ready for use.
+pub const DBLINK_CONNECT_READY: c_int = 1;
+/// `dblink_connect_poll`: call again when `dblink_socket` is readable.
+pub const DBLINK_CONNECT_READING: c_int = 2;
+/// `dblink_connect_poll`: call again when `dblink_socket` is writable.
+pub const DBLINK_CONNECT_WRITING: c_int = 3;
+
+/// Starts a non-blocking connect (`PQconnectStart`) under `connname`; drive
+/// it with `dblink_connect_poll`, waiting on `dblink_socket` in between. Many
+/// connects can be in flight at once. The name is taken at once (42710 when
+/// in use). 1 when started; -1 on ERROR (08001 for a connection string libpq
+/// rejects outright).
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_connect_start(connname: *const c_char, connstr: *const c_char) -> c_int {
+    guard(|| {
+        let name = cstr::opt_arg(connname, "connname")?;
+        super::ok_int(api::connect_start(name, cstr::arg(connstr, "connstr")?))
+    })
+}
+
+/// One non-blocking step of a connect begun by `dblink_connect_start`
+/// (`PQconnectPoll`): DBLINK_CONNECT_READY, DBLINK_CONNECT_READING or
+/// DBLINK_CONNECT_WRITING (wait on `dblink_socket` for that, then call
+/// again), or -1 on ERROR: 08001 `could not establish connection` with
+/// libpq's message as detail, and the name is released. The caller bounds
+/// the total wait (a connect timeout).
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_connect_poll(connname: *const c_char) -> c_int {
+    guard(|| {
+        Ok(
+            match api::connect_poll(cstr::opt_arg(connname, "connname")?)? {
+                api::ConnectProgress::Ready => DBLINK_CONNECT_READY,
+                api::ConnectProgress::Reading(_) => DBLINK_CONNECT_READING,
+                api::ConnectProgress::Writing(_) => DBLINK_CONNECT_WRITING,
+            },
+        )
+    })
+}

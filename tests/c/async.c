@@ -73,8 +73,26 @@ int main(void) {
     CHECK_NO_ERROR();
 
     STEP("send pg_sleep(5); is_busy -> 1; cancel -> OK; get_result(fail=0) -> ERROR 57014; DONE");
-    CHECK_INT(dblink_send_query("a", "select pg_sleep(5)"), 1);
-    CHECK_INT(dblink_is_busy("a"), 1);
+    {
+        char pid[32], sql[256];
+        r = dblink("a", "select pg_backend_pid()", 1);
+        CHECK_RESULT(r, DBLINK_STATUS_TUPLES, 1, 1);
+        snprintf(pid, sizeof pid, "%s", dblink_result_getvalue(r, 0, 0));
+        dblink_result_free(r);
+        CHECK_INT(dblink_send_query("a", "select pg_sleep(5)"), 1);
+        CHECK_INT(dblink_is_busy("a"), 1);
+        /* A cancel that reaches the backend before it starts the query is
+         * discarded by the server (dblink alike): wait until it is active. */
+        snprintf(sql, sizeof sql,
+                 "select count(*) from pg_stat_activity where pid = %s and state = 'active'",
+                 pid);
+        for (int active = 0; !active;) {
+            r = dblink(test_dsn(), sql, 1);
+            CHECK_RESULT(r, DBLINK_STATUS_TUPLES, 1, 1);
+            active = strcmp(dblink_result_getvalue(r, 0, 0), "1") == 0;
+            dblink_result_free(r);
+        }
+    }
     CHECK_STR_AND_FREE(dblink_cancel_query("a"), "OK");
     r = dblink_get_result("a", 0);
     CHECK_RESULT(r, DBLINK_STATUS_ERROR, 0, 0);

@@ -3,6 +3,8 @@
  * consume_input, connect_timeout / connect_all, reset. */
 #include "common.h"
 
+#include <poll.h>
+
 /* Reads `name`'s results until DONE, freeing them. */
 static void drain(const char *name) {
     for (;;) {
@@ -183,6 +185,58 @@ int main(void) {
         dblink_result_free(r);
         CHECK_INT(dblink_reset("nope"), -1);
         CHECK_ERROR("08003", "connection \"nope\" not available");
+    }
+
+    STEP("connect_start/poll: three connects in flight at once, driven with poll(2)");
+    {
+        const char *const names[3] = {"s1", "s2", "s3"};
+        int state[3];
+        for (int i = 0; i < 3; i++) {
+            CHECK_INT(dblink_connect_start(names[i], dsn), 1);
+            state[i] = DBLINK_CONNECT_WRITING;
+        }
+        CHECK_INT(dblink_connect_start("s1", dsn), -1);
+        CHECK_ERROR("42710", "duplicate connection name");
+        CHECK_INT(dblink_is_busy("s2"), -1); /* not usable until ready */
+        CHECK(strstr(SHOW(dblink_last_error()), "still connecting") != NULL);
+        for (int rounds = 0; rounds < 1000; rounds++) {
+            struct pollfd fds[3];
+            int n = 0;
+            for (int i = 0; i < 3; i++) {
+                if (state[i] == DBLINK_CONNECT_READY) continue;
+                fds[n].fd = dblink_socket(names[i]);
+                CHECK(fds[n].fd >= 0);
+                fds[n].events = state[i] == DBLINK_CONNECT_READING ? POLLIN : POLLOUT;
+                fds[n].revents = 0;
+                n++;
+            }
+            if (n == 0) break;
+            CHECK(poll(fds, (nfds_t)n, 10000) > 0);
+            for (int i = 0; i < 3; i++) {
+                if (state[i] != DBLINK_CONNECT_READY) {
+                    state[i] = dblink_connect_poll(names[i]);
+                    CHECK(state[i] > 0);
+                }
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            CHECK_INT(state[i], DBLINK_CONNECT_READY);
+            r = dblink(names[i], "select 1", 1);
+            CHECK_RESULT(r, DBLINK_STATUS_TUPLES, 1, 1);
+            dblink_result_free(r);
+        }
+        /* A dead port fails in a poll step; the name is released. */
+        CHECK_INT(dblink_connect_start("sdead", dead_dsn()), 1);
+        int st;
+        while ((st = dblink_connect_poll("sdead")) > 0 && st != DBLINK_CONNECT_READY) {
+            struct pollfd fd = {dblink_socket("sdead"),
+                                st == DBLINK_CONNECT_READING ? POLLIN : POLLOUT, 0};
+            CHECK(poll(&fd, 1, 10000) >= 0);
+        }
+        CHECK_INT(st, -1);
+        CHECK_ERROR("08001", "could not establish connection");
+        CHECK_INT(dblink_disconnect("sdead"), -1);
+        CHECK_ERROR("08003", "connection \"sdead\" not available");
     }
 
     dblink_disconnect_all();

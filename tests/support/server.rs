@@ -59,6 +59,27 @@ const INSTALL_HINT: &str = "install PostgreSQL server binaries and contrib modul
      or set PG_BINDIR to the directory containing initdb and pg_ctl, \
      or set PGDBLINK_TEST_DSN to a key=value connection string of an existing superuser";
 
+const OPENSSL_HINT: &str = "the `openssl` command-line tool is needed to make the test server's \
+     TLS certificate, but it was not found in /usr/bin, /bin, /usr/local/bin or PATH; \
+     install `openssl` (Debian/Ubuntu: `apt-get install openssl`)";
+
+/// How to set up a private cluster started with [`Server::start_private`].
+/// The default is what [`Server::start`] makes (trust for everything, no TLS).
+#[derive(Clone, Debug, Default)]
+pub struct PrivateOptions {
+    /// When set, pg_hba.conf becomes `local all all trust` (the harness
+    /// itself uses the unix socket) followed by these lines, e.g.
+    /// `"hostssl all all 127.0.0.1/32 scram-sha-256"`.
+    pub hba: Option<String>,
+    /// Turn TLS on (`ssl = on`) with a fresh self-signed certificate for
+    /// `CN=localhost`, made at start with the `openssl` CLI in the data
+    /// directory. Starting fails, with a message to install `openssl`, when
+    /// the CLI is missing.
+    pub ssl: bool,
+    /// Extra postgresql.conf lines, e.g. `"log_connections = on"`.
+    pub conf: Vec<String>,
+}
+
 /// A PostgreSQL server for tests: either a private throwaway cluster or an
 /// external server named by `PGDBLINK_TEST_DSN`.
 pub struct Server {
@@ -95,6 +116,17 @@ impl Server {
                 kind: Kind::Local(Local::start()?),
             }),
         }
+    }
+
+    /// Starts a new private cluster set up as `opts` says, whatever
+    /// `PGDBLINK_TEST_DSN` says (tests that need their own authentication or
+    /// TLS setup cannot use an external server). Needs the PostgreSQL server
+    /// binaries (see the module docs). Stopped and removed like
+    /// [`start`](Self::start)'s.
+    pub fn start_private(opts: &PrivateOptions) -> Result<Server, String> {
+        Ok(Server {
+            kind: Kind::Local(Local::start_with(opts)?),
+        })
     }
 
     /// True when this is the server named by `PGDBLINK_TEST_DSN`.
@@ -314,6 +346,10 @@ struct Local {
 
 impl Local {
     fn start() -> Result<Local, String> {
+        Local::start_with(&PrivateOptions::default())
+    }
+
+    fn start_with(opts: &PrivateOptions) -> Result<Local, String> {
         let bindir = find_bindir()?;
         let psql = find_psql(Some(&bindir))
             .ok_or_else(|| format!("psql not found in {} or PATH", bindir.display()))?;
@@ -371,6 +407,7 @@ impl Local {
                 "--locale=C",
             ])
             .map_err(|e| format!("initdb failed:\n{e}"))?;
+        local.configure(opts)?;
 
         let mut attempt = 0;
         loop {
@@ -399,6 +436,72 @@ impl Local {
         oracle_db.set("dbname", "oracle");
         create_dblink(&local.psql, &oracle_db.to_string())?;
         Ok(local)
+    }
+
+    /// Applies [`PrivateOptions`] to the fresh data directory (before the
+    /// first start). Nothing changes for the default options.
+    fn configure(&self, opts: &PrivateOptions) -> Result<(), String> {
+        let mut conf = String::new();
+        if opts.ssl {
+            self.make_certificate()?;
+            conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        }
+        for line in &opts.conf {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        if !conf.is_empty() {
+            let path = self.data.join("postgresql.conf");
+            fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(format!("\n{conf}").as_bytes()))
+                .map_err(|e| format!("cannot append to {}: {e}", path.display()))?;
+        }
+        if let Some(rules) = &opts.hba {
+            // The harness itself (psql, the oracle database) connects over the
+            // unix socket: keep that trusted, then the caller's rules.
+            let path = self.data.join("pg_hba.conf");
+            let text = format!(
+                "# written by tests/support/server.rs (PrivateOptions::hba)\n\
+                 local all all trust\n{}\n",
+                rules.trim_end()
+            );
+            fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// A fresh self-signed certificate and key (`server.crt`, `server.key`)
+    /// in the data directory, made with the `openssl` CLI as the server's
+    /// user so that the server accepts the key's owner and mode.
+    fn make_certificate(&self) -> Result<(), String> {
+        let openssl =
+            find_program("openssl", &["/usr/bin", "/bin", "/usr/local/bin"]).ok_or(OPENSSL_HINT)?;
+        let key = path_str(&self.data.join("server.key"));
+        let crt = path_str(&self.data.join("server.crt"));
+        self.pg(&[
+            &path_str(&openssl),
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "7",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &key,
+            "-out",
+            &crt,
+        ])
+        .map_err(|e| format!("cannot make the test server's TLS certificate:\n{e}"))?;
+        self.pg(&["chmod", "600", &key])
+            .map_err(|e| format!("cannot chmod {key}:\n{e}"))?;
+        Ok(())
     }
 
     /// Runs a PostgreSQL server program (as `postgres` when we are root).
