@@ -9,6 +9,12 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(pgdblink_libpq_pre17)");
     println!("cargo::rerun-if-changed=src");
     println!("cargo::rerun-if-changed=build.rs");
+    // The shared library's soname: libpgdblink.so.<major> (scripts/install.sh
+    // installs the versioned file and its links).
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+        println!("cargo::rustc-cdylib-link-arg=-Wl,-soname,libpgdblink.so.{major}");
+    }
     if libpq_major() < 17 {
         println!("cargo::rustc-cfg=pgdblink_libpq_pre17");
     }
@@ -57,14 +63,13 @@ fn generate_header(dir: &Path) {
         usize_is_size_t: true,
         ..Default::default()
     };
-    config
-        .export
-        .rename
-        .insert("DblinkResult".to_owned(), "dblink_result".to_owned());
-    config
-        .export
-        .rename
-        .insert("Status".to_owned(), "dblink_status".to_owned());
+    for (rust, c) in [
+        ("DblinkResult", "dblink_result"),
+        ("Status", "dblink_status"),
+        ("DblinkNoticeFn", "dblink_notice_fn"),
+    ] {
+        config.export.rename.insert(rust.to_owned(), c.to_owned());
+    }
     config.enumeration.rename_variants = cbindgen::RenameRule::ScreamingSnakeCase;
     config.enumeration.prefix_with_name = true;
     let bindings = match cbindgen::Builder::new()

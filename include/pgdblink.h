@@ -60,6 +60,21 @@ typedef enum dblink_status {
  */
 typedef struct dblink_result dblink_result;
 
+/**
+ * A C notice callback: `arg` as given at registration, the connection name
+ * (NULL: the unnamed or a temporary connection), then the notice's SQLSTATE,
+ * message, and detail, hint and context (each NULL when absent). The strings
+ * are valid only during the call. It may call pgdblink functions (no lock is
+ * held), and must not unwind (C++ exceptions, longjmp) through pgdblink.
+ */
+typedef void (*dblink_notice_fn)(void *arg,
+                                 const char *connname,
+                                 const char *sqlstate,
+                                 const char *message,
+                                 const char *detail,
+                                 const char *hint,
+                                 const char *context);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -305,6 +320,22 @@ const char *dblink_last_hint(void);
  * `dblink_last_error`.
  */
 const char *dblink_last_context(void);
+
+/**
+ * Sets the process-wide handler of the NOTICEs dblink itself raises (e.g.
+ * `could not send query: another command is already in progress`, a remote
+ * error with fail_on_error = 0), per connection name. NULL removes it; off
+ * by default. Called on the thread whose call raised the notice.
+ */
+void dblink_set_notice_handler(dblink_notice_fn callback, void *arg);
+
+/**
+ * Sets the process-wide handler of the notices and warnings the remote
+ * servers send (RAISE NOTICE, WARNING; SQLSTATE 00000 / 01xxx), which dblink
+ * does not pass on. NULL removes it; off by default (they are then dropped,
+ * never printed on stderr).
+ */
+void dblink_set_server_notice_handler(dblink_notice_fn callback, void *arg);
 
 /**
  * The number of rows; -1 when `r` is NULL.

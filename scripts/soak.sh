@@ -155,6 +155,8 @@ export PGDBLINK_DSN=$DSN PGDBLINK_DEAD_DSN=$DEAD_DSN
 
 # --- 4. the C programs under ASan + LSan (or valgrind) ---------------------------
 LIBDIR=$ROOT/target/release
+# The cdylib's soname is libpgdblink.so.0: give it that name beside the build.
+ln -sf libpgdblink.so "$LIBDIR/libpgdblink.so.0"
 CC_CMD=${CC:-cc}
 C_PROGRAMS=()
 for src in tests/c/*.c; do

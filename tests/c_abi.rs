@@ -47,6 +47,15 @@ fn lib_dir() -> PathBuf {
         "the cdylib {} is missing: run `cargo build --lib` first (scripts/test.sh does)",
         lib.display()
     );
+    // The library's soname is libpgdblink.so.0 (what scripts/install.sh
+    // installs); programs linked with -lpgdblink load that name, so give it
+    // a link beside the freshly built library.
+    let soname = dir.join("libpgdblink.so.0");
+    match std::os::unix::fs::symlink(lib.file_name().expect("library file name"), &soname) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("link {}: {e}", soname.display()),
+    }
     let built = modified(&lib);
     if let Some(newer) = newest_source(&manifest_dir().join("src")).filter(|(t, _)| *t > built) {
         panic!(

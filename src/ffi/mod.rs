@@ -11,6 +11,7 @@ mod beyond;
 mod connection;
 mod cstr;
 mod last_error;
+mod notice;
 mod result;
 mod sync;
 
@@ -18,6 +19,7 @@ pub use asynchronous::*;
 pub use beyond::*;
 pub use connection::*;
 pub use last_error::*;
+pub use notice::*;
 pub use result::*;
 pub use sync::*;
 

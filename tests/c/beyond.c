@@ -18,6 +18,23 @@ static void drain(const char *name) {
     }
 }
 
+/* What the notice callbacks saw last. */
+static char seen_name[64], seen_state[8], seen_message[256];
+static int seen_count;
+
+static void record_notice(void *arg, const char *connname, const char *sqlstate,
+                          const char *message, const char *detail, const char *hint,
+                          const char *context) {
+    (void)detail;
+    (void)hint;
+    (void)context;
+    *(int *)arg += 1;
+    seen_count++;
+    snprintf(seen_name, sizeof seen_name, "%s", connname ? connname : "(unnamed)");
+    snprintf(seen_state, sizeof seen_state, "%s", sqlstate);
+    snprintf(seen_message, sizeof seen_message, "%s", message);
+}
+
 int main(void) {
     const char *dsn = test_dsn();
     dblink_result *r;
@@ -237,6 +254,30 @@ int main(void) {
         CHECK_ERROR("08001", "could not establish connection");
         CHECK_INT(dblink_disconnect("sdead"), -1);
         CHECK_ERROR("08003", "connection \"sdead\" not available");
+    }
+
+    STEP("notice handlers: dblink's NOTICE and the server's, per connection name");
+    {
+        int calls = 0;
+        CHECK_INT(dblink_connect("n", dsn), 1);
+        dblink_set_notice_handler(record_notice, &calls);
+        CHECK_INT(dblink_send_query("n", "select 1"), 1);
+        CHECK_INT(dblink_send_query("n", "select 2"), 0);
+        CHECK_INT(calls, 1);
+        CHECK_STR(seen_name, "n");
+        CHECK_STR(seen_state, "00000");
+        CHECK_STR(seen_message, "could not send query: another command is already in progress");
+        drain("n");
+        dblink_set_notice_handler(NULL, NULL);
+        dblink_set_server_notice_handler(record_notice, &calls);
+        CHECK_STR_AND_FREE(dblink_exec("n", "do $$ begin raise warning 'careful'; end $$", 1), "DO");
+        CHECK_INT(calls, 2);
+        CHECK_STR(seen_state, "01000");
+        CHECK_STR(seen_message, "careful");
+        dblink_set_server_notice_handler(NULL, NULL);
+        CHECK_STR_AND_FREE(dblink_exec("n", "do $$ begin raise warning 'unseen'; end $$", 1), "DO");
+        CHECK_INT(calls, 2);
+        CHECK_INT(seen_count, 2);
     }
 
     dblink_disconnect_all();

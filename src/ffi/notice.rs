@@ -1,0 +1,99 @@
+//! C entry points of the notice hooks.
+
+use std::ffi::{CString, c_void};
+use std::os::raw::c_char;
+use std::sync::Arc;
+
+use super::guard;
+use crate::error::Error;
+use crate::notice::{self, NoticeHandler};
+
+/// A C notice callback: `arg` as given at registration, the connection name
+/// (NULL: the unnamed or a temporary connection), then the notice's SQLSTATE,
+/// message, and detail, hint and context (each NULL when absent). The strings
+/// are valid only during the call. It may call pgdblink functions (no lock is
+/// held), and must not unwind (C++ exceptions, longjmp) through pgdblink.
+pub type DblinkNoticeFn = Option<
+    extern "C" fn(
+        arg: *mut c_void,
+        connname: *const c_char,
+        sqlstate: *const c_char,
+        message: *const c_char,
+        detail: *const c_char,
+        hint: *const c_char,
+        context: *const c_char,
+    ),
+>;
+
+/// The C callback and its argument, carried into a Rust handler. The host
+/// promises that `arg` may be used from whichever thread makes a call.
+#[derive(Clone, Copy)]
+struct CHandler {
+    callback: extern "C" fn(
+        *mut c_void,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+    ),
+    arg: usize,
+}
+
+impl CHandler {
+    fn call(self, name: Option<&str>, e: &Error) {
+        let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
+        let name = name.map(c);
+        let (state, message) = (c(&e.sqlstate), c(&e.message));
+        let (detail, hint, context) = (
+            e.detail.as_deref().map(c),
+            e.hint.as_deref().map(c),
+            e.context.as_deref().map(c),
+        );
+        let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+        (self.callback)(
+            self.arg as *mut c_void,
+            ptr(&name),
+            state.as_ptr(),
+            message.as_ptr(),
+            ptr(&detail),
+            ptr(&hint),
+            ptr(&context),
+        );
+    }
+}
+
+fn handler(callback: DblinkNoticeFn, arg: *mut c_void) -> Option<NoticeHandler> {
+    let h = CHandler {
+        callback: callback?,
+        arg: arg as usize,
+    };
+    Some(Arc::new(move |name: Option<&str>, e: &Error| {
+        h.call(name, e)
+    }))
+}
+
+/// Sets the process-wide handler of the NOTICEs dblink itself raises (e.g.
+/// `could not send query: another command is already in progress`, a remote
+/// error with fail_on_error = 0), per connection name. NULL removes it; off
+/// by default. Called on the thread whose call raised the notice.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
+    guard(|| {
+        notice::set_notice_handler(handler(callback, arg));
+        Ok(())
+    })
+}
+
+/// Sets the process-wide handler of the notices and warnings the remote
+/// servers send (RAISE NOTICE, WARNING; SQLSTATE 00000 / 01xxx), which dblink
+/// does not pass on. NULL removes it; off by default (they are then dropped,
+/// never printed on stderr).
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_set_server_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
+    guard(|| {
+        notice::set_server_notice_handler(handler(callback, arg));
+        Ok(())
+    })
+}
