@@ -11,7 +11,8 @@
 #include <stdlib.h>
 
 /**
- * Returned by `dblink_wait_any` when the timeout passed first.
+ * Returned by `dblink_wait_any` when the timeout passed first (never an
+ * index, and distinct from -1, the ERROR value).
  */
 #define DBLINK_TIMED_OUT -2
 
@@ -31,8 +32,42 @@
 #define DBLINK_CONNECT_WRITING 3
 
 /**
- * What a [`DblinkResult`] holds, so that a caller can tell "no more
- * results" from "zero rows".
+ * What a result holds, so that a caller can tell "no more results" from
+ * "zero rows" (Rust: `DblinkResult::status`; C: `dblink_result_status`,
+ * the enum `dblink_status`).
+ *
+ * In Rust:
+ *
+ * ```rust,no_run
+ * use pgdblink::Status;
+ *
+ * fn run(conn: &str) -> pgdblink::Result<()> {
+ *     pgdblink::send_query(Some(conn), "select 1; create temp table t(x int); select 1/0")?;
+ *     loop {
+ *         let res = pgdblink::get_result(Some(conn), false)?;
+ *         match res.status() {
+ *             Status::Tuples => println!("{} rows", res.ntuples()),
+ *             Status::Command => println!("{}", res.get(0, 0).unwrap_or_default()), // CREATE TABLE
+ *             Status::Error => eprintln!("remote error: {:?}", res.error()),
+ *             Status::Done => return Ok(()),
+ *         }
+ *     }
+ * }
+ * ```
+ *
+ * In C:
+ *
+ * ```c
+ * dblink_result *r = dblink_get_result("a", 0);
+ * if (r == NULL) { fprintf(stderr, "%s\n", dblink_last_error()); return; }
+ * switch (dblink_result_status(r)) {
+ * case DBLINK_STATUS_TUPLES:  printf("%d rows\n", dblink_result_ntuples(r)); break;
+ * case DBLINK_STATUS_COMMAND: printf("%s\n", dblink_result_getvalue(r, 0, 0)); break;
+ * case DBLINK_STATUS_ERROR:   printf("%s\n", dblink_result_error_message(r)); break;
+ * case DBLINK_STATUS_DONE:    break;
+ * }
+ * dblink_result_free(r);
+ * ```
  */
 typedef enum dblink_status {
   /**
@@ -49,14 +84,47 @@ typedef enum dblink_status {
   DBLINK_STATUS_DONE = 2,
   /**
    * The empty set dblink returns for a remote error when `fail_on_error`
-   * is false; [`DblinkResult::error`] holds the error.
+   * is false (after a NOTICE); the result holds the error (Rust:
+   * `DblinkResult::error`; C: `dblink_result_error_message`,
+   * `dblink_result_sqlstate`). Some results of this status still hold
+   * rows: dblink() returns those of an earlier result set of a
+   * multi-statement query.
    */
   DBLINK_STATUS_ERROR = 3,
 } dblink_status;
 
 /**
- * One result as dblink returns it. Cell values are text, as dblink gives
- * them; `None` is SQL NULL.
+ * One result as dblink returns it: a status (`Status`, C `dblink_status`),
+ * column names, and rows of text cells as dblink gives them (Rust: `None`
+ * is SQL NULL; C: `dblink_result_getvalue` returns NULL and
+ * `dblink_result_getisnull` 1). Owned by the caller and independent of the
+ * connection: it stays valid after further calls, `disconnect` included.
+ * In C it is the opaque `dblink_result`, freed with `dblink_result_free`.
+ *
+ * In Rust:
+ *
+ * ```rust,no_run
+ * fn check(conn: &str) -> pgdblink::Result<()> {
+ *     let res = pgdblink::dblink(Some(conn), "select 1 as id, null::text as note", true)?;
+ *     assert_eq!(res.status(), pgdblink::Status::Tuples);
+ *     assert_eq!((res.ntuples(), res.nfields()), (1, 2));
+ *     assert_eq!(res.columns(), ["id", "note"]);
+ *     assert_eq!(res.get(0, 0), Some("1"));
+ *     assert_eq!(res.get(0, 1), None); // SQL NULL
+ *     assert_eq!(res.rows(), [[Some("1".to_owned()), None]]);
+ *     Ok(())
+ * }
+ * ```
+ *
+ * In C:
+ *
+ * ```c
+ * dblink_result *r = dblink("a", "select 1 as id, null::text as note", 1);
+ * if (r == NULL) { fprintf(stderr, "%s\n", dblink_last_error()); return; }
+ * for (int i = 0; i < dblink_result_ntuples(r); i++)
+ *     printf("%s=%s\n", dblink_result_fname(r, 0), dblink_result_getvalue(r, i, 0));
+ * dblink_result_free(r);
+ * ```
  */
 typedef struct dblink_result dblink_result;
 
@@ -64,8 +132,20 @@ typedef struct dblink_result dblink_result;
  * A C notice callback: `arg` as given at registration, the connection name
  * (NULL: the unnamed or a temporary connection), then the notice's SQLSTATE,
  * message, and detail, hint and context (each NULL when absent). The strings
- * are valid only during the call. It may call pgdblink functions (no lock is
- * held), and must not unwind (C++ exceptions, longjmp) through pgdblink.
+ * are valid only during the call (copy what you keep). It runs on the
+ * thread whose call produced the notice, so it may run on several threads
+ * at once; it may call pgdblink functions (no lock is held), and must not
+ * unwind (C++ exceptions, longjmp) through pgdblink.
+ *
+ * ```c
+ * static void on_notice(void *arg, const char *connname, const char *sqlstate,
+ *                       const char *message, const char *detail,
+ *                       const char *hint, const char *context) {
+ *     fprintf((FILE *)arg, "NOTICE %s on %s: %s\n", sqlstate,
+ *             connname ? connname : "(unnamed)", message);
+ * }
+ * // dblink_set_notice_handler(on_notice, stderr);
+ * ```
  */
 typedef void (*dblink_notice_fn)(void *arg,
                                  const char *connname,
@@ -80,15 +160,19 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * `dblink_send_query(connname, sql)`: dispatches `sql` without waiting.
- * 1 when dispatched; 0 when not (another command is already in progress;
- * the reason is in `dblink_error_message`); -1 on ERROR (e.g. 08003).
+ * `dblink_send_query(connname, sql)`: dispatches `sql` without waiting;
+ * collect its results with `dblink_get_result` until DBLINK_STATUS_DONE.
+ * Returns 1 when dispatched; 0 when not (e.g. the previous query is
+ * unfinished: libpq's reason is in `dblink_error_message`, and the notice
+ * handler gets dblink's NOTICE `could not send query: ...`); -1 on ERROR
+ * (08003 for an unknown name, 22004 for a NULL `sql`).
  */
 int dblink_send_query(const char *connname, const char *sql);
 
 /**
  * `dblink_is_busy(connname)`: consumes input, then 1 when
- * `dblink_get_result` would wait, 0 when not; -1 on ERROR.
+ * `dblink_get_result` would wait, 0 when not (a result, or the end of the
+ * query, is ready); -1 on ERROR (08003). Does not wait on the network.
  */
 int dblink_is_busy(const char *connname);
 
@@ -99,65 +183,129 @@ int dblink_is_busy(const char *connname);
  * (DBLINK_STATUS_COMMAND), the empty set that ends the query
  * (DBLINK_STATUS_DONE), or with fail_on_error = 0 a remote error as an
  * empty set (DBLINK_STATUS_ERROR). NULL only on ERROR (with fail_on_error
- * != 0: the remote SQLSTATE, message, detail, hint and context). Free the
- * result with `dblink_result_free`.
+ * != 0: the remote SQLSTATE, message, detail, hint and context; 08003 for
+ * an unknown name). Blocks until a result is ready (see
+ * `dblink_get_result_timeout`, `dblink_wait_any`). Each result is handed
+ * out once, to whichever thread asks next. The caller owns the result:
+ * free it with `dblink_result_free`.
+ *
+ * ```c
+ * dblink_send_query("a", "select 1; select 2");
+ * for (dblink_result *r; (r = dblink_get_result("a", 1)) != NULL; ) {
+ *     int done = dblink_result_status(r) == DBLINK_STATUS_DONE;
+ *     if (!done) printf("%s\n", dblink_result_getvalue(r, 0, 0));   // 1, then 2
+ *     dblink_result_free(r);
+ *     if (done) break;
+ * }
+ * ```
  */
 struct dblink_result *dblink_get_result(const char *connname, int fail_on_error);
 
 /**
  * `dblink_cancel_query(connname)`: asks the server to cancel the query in
- * progress; 'OK' when the request was delivered, else the failure text.
- * Safe to call from another thread while `dblink_get_result` waits on the
- * same connection. NULL on ERROR. Free with `dblink_free`.
+ * progress; 'OK' when the request was delivered, else the failure text
+ * (e.g. `connection not open`). Safe to call from another thread while
+ * `dblink_get_result` waits on the same connection (which then reports
+ * 57014). Bounded by 30 s (see `dblink_cancel_query_timeout`). NULL on
+ * ERROR (08003). The caller owns the string: free it with `dblink_free`.
+ *
+ * ```c
+ * char *answer = dblink_cancel_query("a");
+ * if (answer && strcmp(answer, "OK") != 0) fprintf(stderr, "cancel: %s\n", answer);
+ * dblink_free(answer);
+ * ```
  */
 char *dblink_cancel_query(const char *connname);
 
 /**
  * `dblink_error_message(connname)`: 'OK' when libpq has no error for the
- * connection, else its last message without the trailing newline. NULL on
- * ERROR. Free with `dblink_free`.
+ * connection, else its last message without the trailing newline (the
+ * connection's, which another thread's call may have set). NULL on ERROR
+ * (08003). The caller owns the string: free it with `dblink_free`.
  */
 char *dblink_error_message(const char *connname);
 
 /**
  * `dblink_get_notify([connname])`: consumes input and drains the pending
- * notifications: columns notify_name, be_pid, extra (one row each). NULL on
- * ERROR. Free with `dblink_result_free`.
+ * notifications: a DBLINK_STATUS_TUPLES result with the columns
+ * notify_name, be_pid, extra (one row each, possibly none; NULL
+ * `connname` without an unnamed connection gives no rows, as in dblink).
+ * NULL on ERROR (08003). The caller owns the result: free it with
+ * `dblink_result_free`.
  */
 struct dblink_result *dblink_get_notify(const char *connname);
 
 /**
  * Waits, without busy polling, until at least one of the `n` named
  * connections has a result ready (`dblink_get_result` would not block).
- * `timeout_ms` < 0 waits forever. Returns the lowest index (into `names`)
- * of a ready connection, DBLINK_TIMED_OUT when the timeout passed, -1 on
- * ERROR (e.g. an unknown name). Holds no lock while it waits.
+ * `names` holds `n` connection names (named connections only; a NULL entry
+ * is the ERROR 22004). `timeout_ms` < 0 waits forever. A connection with no
+ * query in progress, or a broken one, counts as ready. Returns the lowest
+ * index (into `names`) of a ready connection, DBLINK_TIMED_OUT when the
+ * timeout passed (or `n` is 0), -1 on ERROR (e.g. 08003 for an unknown
+ * name). Uses poll(2), no busy loop, and holds no lock while it waits. Not
+ * a dblink function.
+ *
+ * ```c
+ * const char *names[] = {"a", "b", "c"};
+ * int i = dblink_wait_any(names, 3, 10000);
+ * if (i >= 0) {
+ *     dblink_result *r = dblink_get_result(names[i], 1);   // does not block
+ *     // ... the rows of names[i] ...
+ *     dblink_result_free(r);
+ * } else if (i == DBLINK_TIMED_OUT) fprintf(stderr, "nothing after 10 s\n");
+ * else fprintf(stderr, "%s\n", dblink_last_error());
+ * ```
  */
 int dblink_wait_any(const char *const *names, int n, int timeout_ms_);
 
 /**
- * Waits until every one of the `n` named connections has a result ready.
- * 1 when they all have, 0 when the timeout passed first, -1 on ERROR.
+ * Waits until every one of the `n` named connections has a result ready,
+ * as `dblink_wait_any` waits (`timeout_ms` < 0: forever). 1 when they all
+ * have (at once when `n` is 0), 0 when the timeout passed first, -1 on
+ * ERROR (e.g. 08003 for an unknown name). Not a dblink function.
  */
 int dblink_wait_all(const char *const *names, int n, int timeout_ms_);
 
 /**
- * The connection's socket (`PQsocket`) for a host's own event loop: when
- * it is readable, call `dblink_consume_input`, then `dblink_is_busy`. Do not
- * close it. -1 on ERROR.
+ * The connection's socket (`PQsocket`) for a host's own event loop (epoll,
+ * select, libuv): when it is readable, call `dblink_consume_input`, then
+ * `dblink_is_busy`; when that is 0, `dblink_get_result` will not block.
+ * The descriptor belongs to the connection: do not close it, and stop
+ * watching it before `dblink_disconnect`. It may change after
+ * `dblink_reset`. Also valid during `dblink_connect_start`. -1 on ERROR
+ * (08003), or when the connection has no socket (then `dblink_last_error()`
+ * is NULL). Not a dblink function.
  */
 int dblink_socket(const char *connname);
 
 /**
  * Reads what the server has sent without waiting (`PQconsumeInput`): 1 on
- * success, 0 when reading failed (see `dblink_error_message`), -1 on ERROR.
+ * success, 0 when reading failed (the connection is broken; see
+ * `dblink_error_message`), -1 on ERROR (08003). Not a dblink function.
+ *
+ * ```c
+ * // the event loop says dblink_socket("a") is readable:
+ * if (dblink_consume_input("a") == 1 && dblink_is_busy("a") == 0) {
+ *     dblink_result *r = dblink_get_result("a", 1);   // does not block
+ *     // ...
+ *     dblink_result_free(r);
+ * }
+ * ```
  */
 int dblink_consume_input(const char *connname);
 
 /**
- * `dblink_send_query` with `$1`..`$n` bound to `values` as text (a NULL
- * entry is SQL NULL; the server infers the types): nothing is spliced into
- * the SQL. 1 dispatched, 0 not, -1 on ERROR.
+ * `dblink_send_query` with `$1`..`$n` bound to the `nparams` strings of
+ * `values` as text (a NULL entry is SQL NULL; the server infers the types):
+ * nothing is spliced into the SQL (`PQsendQueryParams`; one statement
+ * only). 1 dispatched, 0 not (as `dblink_send_query`), -1 on ERROR. Not a
+ * dblink function.
+ *
+ * ```c
+ * const char *values[] = {"O'Brien", NULL};   // NULL: SQL NULL
+ * dblink_send_query_params("a", "select * from t where name = $1 and x > $2", 2, values);
+ * ```
  */
 int dblink_send_query_params(const char *connname,
                              const char *sql,
@@ -165,8 +313,17 @@ int dblink_send_query_params(const char *connname,
                              const char *const *values);
 
 /**
- * `dblink` with `$1`..`$n` bound to `values` as text (NULL entries are SQL
- * NULL). Otherwise as `dblink`.
+ * `dblink` with `$1`..`$n` bound to the `nparams` strings of `values` as
+ * text (NULL entries are SQL NULL; one statement only). Otherwise as
+ * `dblink`: a result the caller frees with `dblink_result_free`, or NULL on
+ * ERROR. Not a dblink function.
+ *
+ * ```c
+ * const char *values[] = {"41"};
+ * dblink_result *r = dblink_params("a", "select $1::int + 1", 1, values, 1);
+ * if (r) printf("%s\n", dblink_result_getvalue(r, 0, 0));   // 42
+ * dblink_result_free(r);
+ * ```
  */
 struct dblink_result *dblink_params(const char *conn_or_connstr,
                                     const char *sql,
@@ -176,8 +333,10 @@ struct dblink_result *dblink_params(const char *conn_or_connstr,
 
 /**
  * `dblink_get_result` that gives up after `timeout_ms` (< 0: never) with
- * ERROR 57014 `timed out ...`; the query keeps running and a later call can
- * still collect its results.
+ * NULL and the ERROR 57014 `timed out after N ms waiting for a result`,
+ * whatever fail_on_error says; the query keeps running and a later call
+ * can still collect its results (or `dblink_cancel_query` stops it).
+ * Otherwise as `dblink_get_result`. Not a dblink function.
  */
 struct dblink_result *dblink_get_result_timeout(const char *connname,
                                                 int fail_on_error,
@@ -186,6 +345,8 @@ struct dblink_result *dblink_get_result_timeout(const char *connname,
 /**
  * `dblink_cancel_query` whose request may take at most `timeout_ms`
  * (< 0: the 30 s default); past it the text is `cancel request timed out`.
+ * Otherwise as `dblink_cancel_query`: the caller frees the text with
+ * `dblink_free`; NULL on ERROR. Not a dblink function.
  */
 char *dblink_cancel_query_timeout(const char *connname, int timeout_ms_);
 
@@ -193,24 +354,50 @@ char *dblink_cancel_query_timeout(const char *connname, int timeout_ms_);
  * `dblink_send_query` whose results stream: each `dblink_get_result`
  * returns the next chunk of at most `max_rows` rows (DBLINK_STATUS_TUPLES),
  * an empty TUPLES result ends each result set, then DBLINK_STATUS_DONE.
- * Memory stays bounded whatever the result's size. 1 dispatched, 0 not, -1
- * on ERROR.
+ * Memory stays bounded whatever the result's size. `max_rows` 0 is taken
+ * as 1; negative is the ERROR 22023. With a system libpq older than 17,
+ * the chunks have one row. 1 dispatched, 0 not, -1 on ERROR. Not a dblink
+ * function.
+ *
+ * ```c
+ * dblink_send_query_chunked("a", "select * from huge", 10000);
+ * for (dblink_result *r; (r = dblink_get_result("a", 1)) != NULL; ) {
+ *     int done = dblink_result_status(r) == DBLINK_STATUS_DONE;
+ *     // ... up to 10000 rows in r ...
+ *     dblink_result_free(r);
+ *     if (done) break;
+ * }
+ * ```
  */
 int dblink_send_query_chunked(const char *connname, const char *sql, int max_rows);
 
 /**
  * `dblink_connect` that gives up after `timeout_ms` (< 0: no limit beyond
  * the connection string's connect_timeout): -1 with 08001 `could not
- * establish connection`, DETAIL `timed out after N ms`.
+ * establish connection`, DETAIL `timed out after N ms`. Otherwise as
+ * `dblink_connect`: 1 for 'OK', -1 on ERROR. Not a dblink function.
  */
 int dblink_connect_timeout(const char *connname, const char *connstr, int timeout_ms_);
 
 /**
  * Opens `n` named connections in parallel (non-blocking connects driven
- * together), bounded by `timeout_ms` (< 0: no bound). `ok`, when not NULL,
- * receives 1 or 0 per connection. Returns the number opened; the last
- * failure's ERROR is kept in `dblink_last_error` when some failed. -1 on
- * bad arguments.
+ * together), so that opening 50 costs about one connection's latency;
+ * bounded by `timeout_ms` (< 0: no bound). `names` and `connstrs` hold `n`
+ * strings each. `ok`, when not NULL, has room for `n` ints and receives 1
+ * or 0 per connection. Returns the number opened (the others failed as
+ * `dblink_connect` would: 08001, 42710); when some failed, the last
+ * failure's ERROR is kept in `dblink_last_error` even though the return
+ * value is not -1. -1 on bad arguments (e.g. a NULL name). Not a dblink
+ * function.
+ *
+ * ```c
+ * const char *names[] = {"s1", "s2"};
+ * const char *connstrs[] = {"host=shard1 dbname=app", "host=shard2 dbname=app"};
+ * int ok[2];
+ * if (dblink_connect_all(names, connstrs, 2, 5000, ok) < 2)
+ *     fprintf(stderr, "s1 %s, s2 %s: %s\n", ok[0] ? "up" : "down", ok[1] ? "up" : "down",
+ *             dblink_last_error());
+ * ```
  */
 int dblink_connect_all(const char *const *names,
                        const char *const *connstrs,
@@ -220,8 +407,10 @@ int dblink_connect_all(const char *const *names,
 
 /**
  * Reconnects a connection with its original parameters (`PQreset`), e.g.
- * after a server restart. 1 for 'OK'; -1 on ERROR (08003, or 08006 with
- * libpq's message when the server cannot be reached).
+ * after a server restart; the name is kept, its cursors and session state
+ * are gone. Blocks while reconnecting. 1 for 'OK'; -1 on ERROR (08003, or
+ * 08006 with libpq's message when the server cannot be reached; the name
+ * stays registered). Not a dblink function.
  */
 int dblink_reset(const char *connname);
 
@@ -229,8 +418,18 @@ int dblink_reset(const char *connname);
  * Starts a non-blocking connect (`PQconnectStart`) under `connname`; drive
  * it with `dblink_connect_poll`, waiting on `dblink_socket` in between. Many
  * connects can be in flight at once. The name is taken at once (42710 when
- * in use). 1 when started; -1 on ERROR (08001 for a connection string libpq
- * rejects outright).
+ * in use); other calls on it fail with 08003 until the connect completes,
+ * and `dblink_disconnect` abandons it. 1 when started; -1 on ERROR (08001
+ * for a connection string libpq rejects outright). Not a dblink function.
+ *
+ * ```c
+ * if (dblink_connect_start("a", "host=db1 dbname=app") != 1) return -1;
+ * for (int st; (st = dblink_connect_poll("a")) != DBLINK_CONNECT_READY; ) {
+ *     if (st == -1) return -1;                      // dblink_last_error(): 08001
+ *     struct pollfd p = {dblink_socket("a"), st == DBLINK_CONNECT_READING ? POLLIN : POLLOUT, 0};
+ *     poll(&p, 1, 5000);                            // or your event loop
+ * }
+ * ```
  */
 int dblink_connect_start(const char *connname, const char *connstr);
 
@@ -239,34 +438,54 @@ int dblink_connect_start(const char *connname, const char *connstr);
  * (`PQconnectPoll`): DBLINK_CONNECT_READY, DBLINK_CONNECT_READING or
  * DBLINK_CONNECT_WRITING (wait on `dblink_socket` for that, then call
  * again), or -1 on ERROR: 08001 `could not establish connection` with
- * libpq's message as detail, and the name is released. The caller bounds
- * the total wait (a connect timeout).
+ * libpq's message as detail, and the name is released; 08003 for an
+ * unknown name. On a name already connected: DBLINK_CONNECT_READY. The
+ * caller bounds the total wait (a connect timeout). Not a dblink function.
  */
 int dblink_connect_poll(const char *connname);
 
 /**
  * `dblink_connect([connname,] connstr)`: opens a connection under
- * `connname` (NULL: the unnamed connection, replacing any previous one).
- * Returns 1 for 'OK'; -1 on ERROR: 08001 `could not establish connection`
- * (detail: libpq's message), 42710 `duplicate connection name`.
+ * `connname` (NULL: the unnamed connection, replacing and closing any
+ * previous one). `connstr` is a libpq connection string or URI. Blocks
+ * while connecting. A name longer than 63 bytes is truncated, as dblink
+ * does, with a NOTICE (42622).
+ *
+ * Returns 1 for 'OK'; -1 on ERROR (see `dblink_last_error`): 08001 `could
+ * not establish connection` (detail: libpq's message), 42710 `duplicate
+ * connection name`, 22004 when `connstr` is NULL.
+ *
+ * ```c
+ * if (dblink_connect("a", "host=localhost dbname=postgres") != 1)
+ *     fprintf(stderr, "%s: %s\n", dblink_last_error(), dblink_last_detail());
+ * ```
  */
 int dblink_connect(const char *connname, const char *connstr);
 
 /**
- * `dblink_connect_u`: the same as `dblink_connect` outside the server.
+ * `dblink_connect_u([connname,] connstr)`: the same as `dblink_connect`
+ * outside the server (in the server, it lets non-superusers connect with
+ * any authentication method).
  */
 int dblink_connect_u(const char *connname, const char *connstr);
 
 /**
  * `dblink_disconnect([connname])`: closes the connection (NULL: the unnamed
- * one). Returns 1 for 'OK'; -1 on ERROR 08003 `connection "a" not
- * available` / `connection not available`.
+ * one). The name is released at once; the call then waits for a call in
+ * progress on the same connection in another thread, and closes it.
+ * Returns 1 for 'OK'; -1 on ERROR 08003 `connection "a" not available` /
+ * `connection not available`.
  */
 int dblink_disconnect(const char *connname);
 
 /**
  * Closes every connection, named and unnamed. For hosts shutting down
- * (e.g. from an atexit handler). Never fails.
+ * (e.g. from an atexit handler); not a dblink function. Never fails.
+ *
+ * ```c
+ * static void close_all(void) { dblink_disconnect_all(); }
+ * // in main: atexit(close_all);
+ * ```
  */
 void dblink_disconnect_all(void);
 
@@ -274,25 +493,43 @@ void dblink_disconnect_all(void);
  * `dblink_get_connections()`: a NULL-terminated array of the open named
  * connections' names (sorted), or NULL when there are none (dblink returns
  * NULL; `dblink_last_error()` is then NULL too). The unnamed connection is
- * not listed. Free with `dblink_free_strings`.
+ * not listed. A snapshot: other threads may connect or disconnect meanwhile.
+ * The caller owns the array: free it with `dblink_free_strings`.
+ *
+ * ```c
+ * char **names = dblink_get_connections();
+ * for (char **n = names; n && *n; n++)
+ *     printf("%s\n", *n);
+ * dblink_free_strings(names);
+ * ```
  */
 char **dblink_get_connections(void);
 
 /**
- * Frees a string returned by pgdblink (`dblink_cancel_query`,
- * `dblink_error_message`, ...). NULL is ignored.
+ * Frees a `char *` returned by pgdblink (`dblink_cancel_query`,
+ * `dblink_error_message`, `dblink_exec`, `dblink_open`, `dblink_close`,
+ * ...), once. NULL is ignored. Not for the `const char *` of results and
+ * of the `dblink_last_*` functions, nor for memory from elsewhere.
  */
 void dblink_free(char *s);
 
 /**
- * Frees an array returned by `dblink_get_connections`. NULL is ignored.
+ * Frees an array returned by `dblink_get_connections`, strings included,
+ * once. NULL is ignored.
  */
 void dblink_free_strings(char **strings);
 
 /**
  * The message of the ERROR raised by this thread's last pgdblink call, or
- * NULL when that call succeeded. Valid until this thread's next pgdblink
- * call (other than the `dblink_last_*` functions); do not free it.
+ * NULL when that call succeeded. Thread-local: each thread sees its own
+ * calls only. Valid until this thread's next pgdblink call (other than the
+ * `dblink_last_*` functions); do not free it.
+ *
+ * ```c
+ * if (dblink_disconnect("nosuch") == -1)
+ *     fprintf(stderr, "%s: %s\n", dblink_last_sqlstate(), dblink_last_error());
+ *     // 08003: connection "nosuch" not available
+ * ```
  */
 const char *dblink_last_error(void);
 
@@ -324,68 +561,86 @@ const char *dblink_last_context(void);
 /**
  * Sets the process-wide handler of the NOTICEs dblink itself raises (e.g.
  * `could not send query: another command is already in progress`, a remote
- * error with fail_on_error = 0), per connection name. NULL removes it; off
- * by default. Called on the thread whose call raised the notice.
+ * error with fail_on_error = 0, a truncated connection name), with the
+ * connection's name. `arg` is passed to every call, from whichever thread
+ * raised the notice: it must be usable from any thread. A NULL `callback`
+ * removes the handler; off by default (the notices are then dropped). A new
+ * handler replaces the previous one. See `dblink_notice_fn` (in Rust,
+ * `DblinkNoticeFn`).
  */
 void dblink_set_notice_handler(dblink_notice_fn callback, void *arg);
 
 /**
  * Sets the process-wide handler of the notices and warnings the remote
  * servers send (RAISE NOTICE, WARNING; SQLSTATE 00000 / 01xxx), which dblink
- * does not pass on. NULL removes it; off by default (they are then dropped,
- * never printed on stderr).
+ * does not pass on, with the connection's name (NULL: the unnamed or a
+ * temporary connection). Called on the thread whose call received the
+ * notice, after that call released its locks; `arg` as for
+ * `dblink_set_notice_handler`. A NULL `callback` removes it; off by default
+ * (they are then dropped, never printed on stderr).
  */
 void dblink_set_server_notice_handler(dblink_notice_fn callback, void *arg);
 
 /**
- * The number of rows; -1 when `r` is NULL.
+ * The number of rows of a result (0 for DBLINK_STATUS_DONE, 1 for
+ * DBLINK_STATUS_COMMAND); -1 on ERROR (22004 when `r` is NULL).
  */
 int dblink_result_ntuples(const struct dblink_result *r);
 
 /**
- * The number of columns; -1 when `r` is NULL.
+ * The number of columns of a result (0 for DBLINK_STATUS_DONE, 1 for
+ * DBLINK_STATUS_COMMAND: `status`); -1 on ERROR (22004 when `r` is NULL).
  */
 int dblink_result_nfields(const struct dblink_result *r);
 
 /**
- * The name of column `col`; NULL (and an ERROR) when out of range. Owned by
- * the result: valid until `dblink_result_free`.
+ * The name of column `col` (from 0); NULL on ERROR (22023 when out of
+ * range, 22004 when `r` is NULL). Owned by the result: valid until
+ * `dblink_result_free`; do not free it.
  */
 const char *dblink_result_fname(const struct dblink_result *r, int col);
 
 /**
- * A cell's text, or NULL for SQL NULL (then `dblink_last_error()` is NULL)
- * and on ERROR (index out of range, NULL result). Owned by the result:
- * valid until `dblink_result_free`.
+ * A cell's text (row and column from 0), or NULL for SQL NULL (then
+ * `dblink_last_error()` is NULL; or ask `dblink_result_getisnull`) and on
+ * ERROR (22023 when out of range, 22004 when `r` is NULL). Owned by the
+ * result: valid until `dblink_result_free`; do not free it.
  */
 const char *dblink_result_getvalue(const struct dblink_result *r, int row, int col);
 
 /**
- * 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (out of range).
+ * 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (22023 when out of
+ * range, 22004 when `r` is NULL).
  */
 int dblink_result_getisnull(const struct dblink_result *r, int row, int col);
 
 /**
- * What the result holds: rows, a command's status row, the end of the
- * query, or a remote error reported as an empty set. DBLINK_STATUS_ERROR
- * with an ERROR set when `r` is NULL.
+ * What the result holds: rows (DBLINK_STATUS_TUPLES), a command's status
+ * row (DBLINK_STATUS_COMMAND), the end of the query (DBLINK_STATUS_DONE),
+ * or a remote error reported as an empty set (DBLINK_STATUS_ERROR, with
+ * fail_on_error = 0). DBLINK_STATUS_ERROR with an ERROR set (22004) when
+ * `r` is NULL.
  */
 enum dblink_status dblink_result_status(const struct dblink_result *r);
 
 /**
  * For a DBLINK_STATUS_ERROR result: the remote error's message; NULL for
- * other results. Owned by the result.
+ * other results (and on ERROR, when `r` is NULL). Owned by the result:
+ * valid until `dblink_result_free`; do not free it.
  */
 const char *dblink_result_error_message(const struct dblink_result *r);
 
 /**
- * For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE; NULL for
- * other results. Owned by the result.
+ * For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE (five
+ * characters); NULL for other results (and on ERROR, when `r` is NULL).
+ * Owned by the result: valid until `dblink_result_free`; do not free it.
  */
 const char *dblink_result_sqlstate(const struct dblink_result *r);
 
 /**
- * Frees a result. NULL is ignored.
+ * Frees a result returned by pgdblink (`dblink_get_result`, `dblink`,
+ * `dblink_fetch`, ...), once, with the strings its accessors returned.
+ * NULL is ignored. No other thread may be reading it.
  */
 void dblink_result_free(struct dblink_result *r);
 
@@ -394,31 +649,69 @@ void dblink_result_free(struct dblink_result *r);
  * returns the rows of its last result set, or a command's status row.
  * `conn_or_connstr` NULL is the unnamed connection; a string that is not a
  * known connection name is used as a connection string (connect, run,
- * disconnect). With fail_on_error = 0 a remote error gives a
- * DBLINK_STATUS_ERROR result. NULL on ERROR. Free with `dblink_result_free`.
+ * disconnect). Rows give a DBLINK_STATUS_TUPLES result, a command a
+ * DBLINK_STATUS_COMMAND one; with fail_on_error = 0 a remote error gives a
+ * DBLINK_STATUS_ERROR result (and a NOTICE). NULL on ERROR: a remote error
+ * with fail_on_error != 0, 08003, 08001 for an unusable connection string,
+ * XX000 `could not send query: ...` while an async query is in progress.
+ * Blocks until the query finishes. The caller owns the result: free it
+ * with `dblink_result_free`.
+ *
+ * ```c
+ * dblink_result *r = dblink("a", "select id, name from users order by id", 1);
+ * if (r == NULL) { fprintf(stderr, "%s\n", dblink_last_error()); return; }
+ * for (int i = 0; i < dblink_result_ntuples(r); i++)
+ *     printf("%s %s\n", dblink_result_getvalue(r, i, 0),
+ *            dblink_result_getisnull(r, i, 1) ? "(null)" : dblink_result_getvalue(r, i, 1));
+ * dblink_result_free(r);
+ * ```
  */
 struct dblink_result *dblink(const char *conn_or_connstr, const char *sql, int fail_on_error);
 
 /**
  * `dblink_exec([conn_or_connstr,] sql [, fail_on_error])`: runs a command
  * and returns its status ('INSERT 0 1'), or 'ERROR' for a remote error with
- * fail_on_error = 0. NULL on ERROR (e.g. 2F003 `statement returning results
- * not allowed`). Free with `dblink_free`.
+ * fail_on_error = 0 (after a NOTICE). `conn_or_connstr` as for `dblink`.
+ * NULL on ERROR (a remote error with fail_on_error != 0; 2F003 `statement
+ * returning results not allowed` for a query, whatever fail_on_error
+ * says). The caller owns the string: free it with `dblink_free`.
+ *
+ * ```c
+ * char *status = dblink_exec("a", "insert into log(msg) values ('hi')", 1);
+ * if (status) printf("%s\n", status);   // INSERT 0 1
+ * dblink_free(status);
+ * ```
  */
 char *dblink_exec(const char *conn_or_connstr, const char *sql, int fail_on_error);
 
 /**
  * `dblink_open([connname,] cursorname, sql [, fail_on_error])`: declares a
- * cursor, beginning a remote transaction when the remote side is idle.
- * 'OK', or 'ERROR' for a remote error with fail_on_error = 0; NULL on
- * ERROR. Free with `dblink_free`.
+ * cursor (`DECLARE cursorname CURSOR FOR sql`, both put in as they are),
+ * beginning a remote transaction when the remote side is idle (committed
+ * by the `dblink_close` of its last cursor). 'OK', or 'ERROR' for a remote
+ * error with fail_on_error = 0; NULL on ERROR (08003, XX000 `begin error:
+ * ...`, a remote error with fail_on_error != 0). The caller owns the
+ * string: free it with `dblink_free`.
  */
 char *dblink_open(const char *connname, const char *cursorname, const char *sql, int fail_on_error);
 
 /**
  * `dblink_fetch([connname,] cursorname, howmany [, fail_on_error])`: the
- * next `howmany` rows of the cursor; the empty set past the end. NULL on
- * ERROR. Free with `dblink_result_free`.
+ * next `howmany` rows of the cursor as a DBLINK_STATUS_TUPLES result; zero
+ * rows past the end. With fail_on_error = 0 a remote error gives a
+ * DBLINK_STATUS_ERROR result. NULL on ERROR. The caller owns the result:
+ * free it with `dblink_result_free`.
+ *
+ * ```c
+ * dblink_free(dblink_open("a", "c", "select id from orders", 1));   // "OK"
+ * for (;;) {
+ *     dblink_result *r = dblink_fetch("a", "c", 500, 1);
+ *     int n = r ? dblink_result_ntuples(r) : 0;
+ *     // ... n rows ...
+ *     dblink_result_free(r);
+ *     if (n == 0) break;
+ * }
+ * ```
  */
 struct dblink_result *dblink_fetch(const char *connname,
                                    const char *cursorname,
@@ -427,9 +720,11 @@ struct dblink_result *dblink_fetch(const char *connname,
 
 /**
  * `dblink_close([connname,] cursorname [, fail_on_error])`: closes the
- * cursor, committing the transaction dblink began when it was the last
- * one. 'OK', or 'ERROR' for a remote error with fail_on_error = 0; NULL on
- * ERROR. Free with `dblink_free`.
+ * cursor, committing the transaction `dblink_open` began when it was the
+ * last one. 'OK', or 'ERROR' for a remote error with fail_on_error = 0;
+ * NULL on ERROR (08003, XX000 `commit error: ...`, a remote error with
+ * fail_on_error != 0). The caller owns the string: free it with
+ * `dblink_free`.
  */
 char *dblink_close(const char *connname, const char *cursorname, int fail_on_error);
 

@@ -7,7 +7,23 @@ use crate::pq::PgResult;
 /// fields; errors dblink raises itself keep dblink's texts and codes.
 ///
 /// The same shape describes the NOTICEs dblink raises instead of an ERROR
-/// when `fail_on_error` is false (see [`crate::set_notice_handler`]).
+/// when `fail_on_error` is false (see [`crate::set_notice_handler`]), and the
+/// remote error a [`crate::Status::Error`] result holds. `Display` shows the
+/// message alone; the other fields are public. The codes pgdblink raises
+/// itself are in [`sqlstate`]; a remote error keeps the remote server's code.
+///
+/// ```rust,no_run
+/// match pgdblink::dblink(Some("a"), "insert into t values (1) returning id", true) {
+///     Ok(res) => println!("id {}", res.get(0, 0).unwrap_or_default()),
+///     Err(e) if e.sqlstate == "23505" => eprintln!("duplicate: {}", e.detail.unwrap_or_default()),
+///     Err(e) => {
+///         eprintln!("ERROR {}: {}", e.sqlstate, e);
+///         for line in [&e.detail, &e.hint, &e.context].into_iter().flatten() {
+///             eprintln!("  {line}");
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
@@ -23,38 +39,75 @@ pub struct Error {
     pub context: Option<String>,
 }
 
-/// SQLSTATE codes pgdblink raises itself.
+/// SQLSTATE codes pgdblink raises itself (PostgreSQL's names in each
+/// constant's description), to compare with [`Error::sqlstate`]. Remote
+/// errors carry the remote server's codes, which are not all listed here.
+///
+/// ```rust,no_run
+/// use pgdblink::sqlstate;
+///
+/// match pgdblink::get_result(Some("a"), true) {
+///     Ok(res) => println!("{:?}", res.status()),
+///     Err(e) if e.sqlstate == sqlstate::CONNECTION_DOES_NOT_EXIST => {
+///         pgdblink::connect(Some("a"), "host=localhost dbname=postgres")?;
+///     }
+///     Err(e) if e.sqlstate == sqlstate::QUERY_CANCELED => eprintln!("cancelled: {}", e.message),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub mod sqlstate {
-    /// connection_does_not_exist
+    /// connection_does_not_exist: `connection "a" not available` (an
+    /// unknown name), or a name whose `connect_start` has not finished.
     pub const CONNECTION_DOES_NOT_EXIST: &str = "08003";
-    /// connection_failure
+    /// connection_failure: a remote error without a SQLSTATE (the connection
+    /// broke, e.g. `server closed the connection unexpectedly`), or a failed
+    /// `reset`.
     pub const CONNECTION_FAILURE: &str = "08006";
-    /// sqlclient_unable_to_establish_sqlconnection
+    /// sqlclient_unable_to_establish_sqlconnection: `could not establish
+    /// connection`, with libpq's message (or `timed out after N ms`) as
+    /// DETAIL.
     pub const UNABLE_TO_ESTABLISH: &str = "08001";
-    /// duplicate_object
+    /// duplicate_object: `duplicate connection name`.
     pub const DUPLICATE_OBJECT: &str = "42710";
-    /// null_value_not_allowed
+    /// null_value_not_allowed: a C caller passed NULL where a value is
+    /// required (`sql must not be NULL`).
     pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
-    /// character_not_in_repertoire (invalid UTF-8 from C)
+    /// character_not_in_repertoire: a C caller passed a string that is not
+    /// valid UTF-8.
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
-    /// invalid_parameter_value
+    /// invalid_parameter_value: a string with a NUL byte, or a C index or
+    /// count out of range.
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
-    /// query_canceled (also used for a wait that timed out)
+    /// query_canceled: also used for a wait that timed out (`timed out after
+    /// N ms waiting for a result`); a cancelled remote query has it too.
     pub const QUERY_CANCELED: &str = "57014";
-    /// name_too_long (a connection name truncated to 63 bytes)
+    /// name_too_long: the NOTICE for a connection name truncated to 63 bytes.
     pub const NAME_TOO_LONG: &str = "42622";
-    /// invalid_cursor_name
+    /// invalid_cursor_name: `cursor "c" does not exist` from `fetch`.
     pub const INVALID_CURSOR_NAME: &str = "34000";
-    /// prohibited_sql_statement_attempted (dblink_exec of a query)
+    /// prohibited_sql_statement_attempted: `statement returning results not
+    /// allowed` (`exec` of a query).
     pub const STATEMENT_RETURNING_RESULTS: &str = "2F003";
-    /// internal_error
+    /// internal_error: dblink's `could not send query: ...`, `begin error:
+    /// ...`, `commit error: ...`, and `internal error: ...` (a bug caught at
+    /// the C boundary).
     pub const INTERNAL_ERROR: &str = "XX000";
-    /// out_of_memory
+    /// out_of_memory: libpq could not allocate a connection.
     pub const OUT_OF_MEMORY: &str = "53200";
 }
 
 impl Error {
-    /// An error with just a SQLSTATE and a message.
+    /// An error with just a SQLSTATE and a message (for a host's own
+    /// errors, or tests that compare with pgdblink's).
+    ///
+    /// ```rust
+    /// use pgdblink::{Error, sqlstate};
+    ///
+    /// let e = Error::new(sqlstate::CONNECTION_DOES_NOT_EXIST, r#"connection "a" not available"#);
+    /// assert_eq!(e.to_string(), r#"connection "a" not available"#);
+    /// assert_eq!((e.detail, e.hint, e.context), (None, None, None));
+    /// ```
     pub fn new(sqlstate: &str, message: impl Into<String>) -> Error {
         Error {
             sqlstate: sqlstate.to_owned(),
@@ -66,6 +119,14 @@ impl Error {
     }
 
     /// The same error with a DETAIL line.
+    ///
+    /// ```rust
+    /// use pgdblink::{Error, sqlstate};
+    ///
+    /// let e = Error::new(sqlstate::UNABLE_TO_ESTABLISH, "could not establish connection")
+    ///     .with_detail("timed out after 3000 ms");
+    /// assert_eq!(e.detail.as_deref(), Some("timed out after 3000 ms"));
+    /// ```
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
         self.detail = Some(detail.into());
         self
@@ -150,5 +211,17 @@ impl Error {
     }
 }
 
-/// `Result` with pgdblink's [`Error`].
+/// `Result` with pgdblink's [`Error`]: what every fallible function here
+/// returns.
+///
+/// ```rust,no_run
+/// fn orders_with_status(conn: &str, status: &str) -> pgdblink::Result<i64> {
+///     let sql = "select count(*) from orders where status = $1";
+///     let res = pgdblink::dblink_params(Some(conn), sql, &[Some(status)], true)?;
+///     Ok(res.get(0, 0).and_then(|n| n.parse().ok()).unwrap_or(0))
+/// }
+/// # fn main() -> pgdblink::Result<()> {
+/// println!("{} open orders", orders_with_status("a", "open")?);
+/// # Ok(()) }
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;

@@ -5,8 +5,42 @@ use std::ffi::{CStr, CString};
 use crate::error::Error;
 use crate::pq::{PgResult, ResultKind};
 
-/// What a [`DblinkResult`] holds, so that a caller can tell "no more
-/// results" from "zero rows".
+/// What a result holds, so that a caller can tell "no more results" from
+/// "zero rows" (Rust: `DblinkResult::status`; C: `dblink_result_status`,
+/// the enum `dblink_status`).
+///
+/// In Rust:
+///
+/// ```rust,no_run
+/// use pgdblink::Status;
+///
+/// fn run(conn: &str) -> pgdblink::Result<()> {
+///     pgdblink::send_query(Some(conn), "select 1; create temp table t(x int); select 1/0")?;
+///     loop {
+///         let res = pgdblink::get_result(Some(conn), false)?;
+///         match res.status() {
+///             Status::Tuples => println!("{} rows", res.ntuples()),
+///             Status::Command => println!("{}", res.get(0, 0).unwrap_or_default()), // CREATE TABLE
+///             Status::Error => eprintln!("remote error: {:?}", res.error()),
+///             Status::Done => return Ok(()),
+///         }
+///     }
+/// }
+/// ```
+///
+/// In C:
+///
+/// ```c
+/// dblink_result *r = dblink_get_result("a", 0);
+/// if (r == NULL) { fprintf(stderr, "%s\n", dblink_last_error()); return; }
+/// switch (dblink_result_status(r)) {
+/// case DBLINK_STATUS_TUPLES:  printf("%d rows\n", dblink_result_ntuples(r)); break;
+/// case DBLINK_STATUS_COMMAND: printf("%s\n", dblink_result_getvalue(r, 0, 0)); break;
+/// case DBLINK_STATUS_ERROR:   printf("%s\n", dblink_result_error_message(r)); break;
+/// case DBLINK_STATUS_DONE:    break;
+/// }
+/// dblink_result_free(r);
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -17,7 +51,11 @@ pub enum Status {
     /// The empty set that ends a query: the connection is ready again.
     Done = 2,
     /// The empty set dblink returns for a remote error when `fail_on_error`
-    /// is false; [`DblinkResult::error`] holds the error.
+    /// is false (after a NOTICE); the result holds the error (Rust:
+    /// `DblinkResult::error`; C: `dblink_result_error_message`,
+    /// `dblink_result_sqlstate`). Some results of this status still hold
+    /// rows: dblink() returns those of an earlier result set of a
+    /// multi-statement query.
     Error = 3,
 }
 
@@ -30,8 +68,37 @@ enum Body {
     },
 }
 
-/// One result as dblink returns it. Cell values are text, as dblink gives
-/// them; `None` is SQL NULL.
+/// One result as dblink returns it: a status (`Status`, C `dblink_status`),
+/// column names, and rows of text cells as dblink gives them (Rust: `None`
+/// is SQL NULL; C: `dblink_result_getvalue` returns NULL and
+/// `dblink_result_getisnull` 1). Owned by the caller and independent of the
+/// connection: it stays valid after further calls, `disconnect` included.
+/// In C it is the opaque `dblink_result`, freed with `dblink_result_free`.
+///
+/// In Rust:
+///
+/// ```rust,no_run
+/// fn check(conn: &str) -> pgdblink::Result<()> {
+///     let res = pgdblink::dblink(Some(conn), "select 1 as id, null::text as note", true)?;
+///     assert_eq!(res.status(), pgdblink::Status::Tuples);
+///     assert_eq!((res.ntuples(), res.nfields()), (1, 2));
+///     assert_eq!(res.columns(), ["id", "note"]);
+///     assert_eq!(res.get(0, 0), Some("1"));
+///     assert_eq!(res.get(0, 1), None); // SQL NULL
+///     assert_eq!(res.rows(), [[Some("1".to_owned()), None]]);
+///     Ok(())
+/// }
+/// ```
+///
+/// In C:
+///
+/// ```c
+/// dblink_result *r = dblink("a", "select 1 as id, null::text as note", 1);
+/// if (r == NULL) { fprintf(stderr, "%s\n", dblink_last_error()); return; }
+/// for (int i = 0; i < dblink_result_ntuples(r); i++)
+///     printf("%s=%s\n", dblink_result_fname(r, 0), dblink_result_getvalue(r, i, 0));
+/// dblink_result_free(r);
+/// ```
 pub struct DblinkResult {
     status: Status,
     body: Body,
@@ -40,7 +107,20 @@ pub struct DblinkResult {
     error_c: Option<(CString, CString)>,
 }
 
-/// One notification, as `dblink_get_notify` returns it.
+/// One notification, as `dblink_get_notify` returns it (a row of
+/// `notify_name`, `be_pid`, `extra`): what [`crate::get_notify`] returns.
+///
+/// ```rust,no_run
+/// pgdblink::exec(Some("a"), "listen jobs", true)?;
+/// pgdblink::exec(Some("b"), "notify jobs, 'job 42'", true)?;
+/// // Delivered asynchronously: it may take a moment to reach "a".
+/// std::thread::sleep(std::time::Duration::from_millis(100));
+/// if let Some(n) = pgdblink::get_notify(Some("a"))?.first() {
+///     assert_eq!((n.notify_name.as_str(), n.extra.as_str()), ("jobs", "job 42"));
+///     println!("sent by server process {}", n.be_pid);
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// The channel name.
@@ -122,7 +202,19 @@ impl DblinkResult {
         }
     }
 
-    /// `dblink_get_notify`'s rows: notify_name, be_pid, extra.
+    /// `dblink_get_notify`'s rows: a [`Status::Tuples`] result with the
+    /// columns notify_name, be_pid, extra and one row per notification (what
+    /// the C `dblink_get_notify` returns).
+    ///
+    /// ```rust
+    /// use pgdblink::{DblinkResult, Notification, Status};
+    ///
+    /// let notes = [Notification { notify_name: "jobs".into(), be_pid: 4242, extra: "job 42".into() }];
+    /// let res = DblinkResult::from_notifications(&notes);
+    /// assert_eq!(res.status(), Status::Tuples);
+    /// assert_eq!(res.columns(), ["notify_name", "be_pid", "extra"]);
+    /// assert_eq!(res.rows(), [[Some("jobs".to_owned()), Some("4242".to_owned()), Some("job 42".to_owned())]]);
+    /// ```
     pub fn from_notifications(notes: &[Notification]) -> DblinkResult {
         let rows = notes
             .iter()
@@ -138,11 +230,28 @@ impl DblinkResult {
     }
 
     /// What this result holds.
+    ///
+    /// ```rust,no_run
+    /// // Read a query's results up to the empty set that ends it.
+    /// while pgdblink::get_result(Some("a"), true)?.status() != pgdblink::Status::Done {}
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn status(&self) -> Status {
         self.status
     }
 
-    /// The remote error of a [`Status::Error`] result.
+    /// The remote error of a [`Status::Error`] result (the same fields as
+    /// the `Err` that `fail_on_error` would have given); `None` for the
+    /// other statuses.
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select * from no_such_table", false)?;
+    /// if let Some(e) = res.error() {
+    ///     assert_eq!(e.sqlstate, "42P01"); // undefined_table
+    ///     eprintln!("{} ({})", e.message, e.context.as_deref().unwrap_or_default());
+    /// }
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn error(&self) -> Option<&Error> {
         self.error.as_ref()
     }
@@ -157,7 +266,13 @@ impl DblinkResult {
         self.error_c.as_ref().map(|(_, s)| s.as_c_str())
     }
 
-    /// The number of rows.
+    /// The number of rows (0 for `Done`, 1 for `Command`).
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select generate_series(1, 3)", true)?;
+    /// assert_eq!(res.ntuples(), 3);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn ntuples(&self) -> usize {
         match &self.body {
             Body::Empty => 0,
@@ -166,7 +281,13 @@ impl DblinkResult {
         }
     }
 
-    /// The number of columns.
+    /// The number of columns (0 for `Done`, 1 for `Command`).
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 1, 2, 3", true)?;
+    /// assert_eq!(res.nfields(), 3);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn nfields(&self) -> usize {
         match &self.body {
             Body::Empty => 0,
@@ -175,7 +296,15 @@ impl DblinkResult {
         }
     }
 
-    /// The name of column `col` as a C string; `None` when out of range.
+    /// The name of column `col` as a C string, borrowed from the result;
+    /// `None` when out of range. For handing names to C without copying.
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 1 as id", true)?;
+    /// assert_eq!(res.fname_cstr(0), Some(c"id"));
+    /// assert_eq!(res.fname_cstr(1), None);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn fname_cstr(&self, col: usize) -> Option<&CStr> {
         match &self.body {
             Body::Empty => None,
@@ -184,17 +313,39 @@ impl DblinkResult {
         }
     }
 
-    /// The name of column `col`; `None` when out of range.
+    /// The name of column `col`; `None` when out of range (or not UTF-8).
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 1 as id, 'x' as label", true)?;
+    /// assert_eq!(res.fname(1), Some("label"));
+    /// assert_eq!(res.fname(2), None);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn fname(&self, col: usize) -> Option<&str> {
         self.fname_cstr(col).and_then(|c| c.to_str().ok())
     }
 
     /// Whether `row`/`col` name a cell of this result.
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 1, 2", true)?;
+    /// assert!(res.in_range(0, 1));
+    /// assert!(!res.in_range(1, 0)); // one row only
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn in_range(&self, row: usize, col: usize) -> bool {
         row < self.ntuples() && col < self.nfields()
     }
 
-    /// A cell as a C string; `None` for SQL NULL or out of range.
+    /// A cell as a C string, borrowed from the result (the bytes the server
+    /// sent, whatever their encoding); `None` for SQL NULL or out of range.
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 'abc', null", true)?;
+    /// assert_eq!(res.value_cstr(0, 0), Some(c"abc"));
+    /// assert_eq!(res.value_cstr(0, 1), None);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn value_cstr(&self, row: usize, col: usize) -> Option<&CStr> {
         if !self.in_range(row, col) {
             return None;
@@ -208,17 +359,44 @@ impl DblinkResult {
 
     /// A cell's text; `None` for SQL NULL, out of range, or text that is not
     /// UTF-8 (only possible when the session's client_encoding was changed).
+    /// Use [`is_null`](Self::is_null) to tell these apart.
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 42, null::int", true)?;
+    /// let answer: i32 = res.get(0, 0).unwrap_or("0").parse().expect("an int4's text");
+    /// assert_eq!(answer, 42);
+    /// assert_eq!(res.get(0, 1), None);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn get(&self, row: usize, col: usize) -> Option<&str> {
         self.value_cstr(row, col).and_then(|c| c.to_str().ok())
     }
 
     /// Whether a cell is SQL NULL; `None` when out of range.
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select null::int, ''", true)?;
+    /// assert_eq!(res.is_null(0, 0), Some(true));
+    /// assert_eq!(res.is_null(0, 1), Some(false)); // the empty string is not NULL
+    /// assert_eq!(res.is_null(5, 0), None);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn is_null(&self, row: usize, col: usize) -> Option<bool> {
         self.in_range(row, col)
             .then(|| self.value_cstr(row, col).is_none())
     }
 
-    /// Every row as owned strings (convenient for small results and tests).
+    /// Every row as owned strings, `None` for SQL NULL (convenient for small
+    /// results and tests; text that is not UTF-8 is converted lossily).
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "values (1, 'one'), (2, null)", true)?;
+    /// assert_eq!(
+    ///     res.rows(),
+    ///     [[Some("1".to_owned()), Some("one".to_owned())], [Some("2".to_owned()), None]]
+    /// );
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn rows(&self) -> Vec<Vec<Option<String>>> {
         (0..self.ntuples())
             .map(|r| {
@@ -232,7 +410,16 @@ impl DblinkResult {
             .collect()
     }
 
-    /// The column names.
+    /// The column names, in order (`["status"]` for a `Command` result;
+    /// empty for `Done`).
+    ///
+    /// ```rust,no_run
+    /// let res = pgdblink::dblink(Some("a"), "select 1 as id, 'x' as label", true)?;
+    /// assert_eq!(res.columns(), ["id", "label"]);
+    /// let res = pgdblink::dblink(Some("a"), "create temp table t(x int)", true)?;
+    /// assert_eq!(res.columns(), ["status"]);
+    /// # Ok::<(), pgdblink::Error>(())
+    /// ```
     pub fn columns(&self) -> Vec<String> {
         (0..self.nfields())
             .map(|c| {

@@ -34,44 +34,104 @@ fn could_not_establish(conn: &Conn) -> Error {
 }
 
 /// `dblink_connect([name,] connstr)`: opens a connection under `name`
-/// (`None`: the unnamed connection, replacing any previous one).
+/// (`None`: the unnamed connection, replacing and closing any previous one).
+/// `connstr` is a libpq connection string or URI. The session's
+/// client_encoding is set to UTF8. A name longer than 63 bytes is truncated,
+/// as dblink does, with a NOTICE (42622) to the [`crate::set_notice_handler`]
+/// handler.
 ///
 /// Errors: 08001 `could not establish connection` (DETAIL: libpq's message);
 /// 42710 `duplicate connection name` when `name` is taken (checked after
-/// connecting, as dblink does).
+/// connecting, as dblink does; the new connection is closed); 22023 for a
+/// NUL byte in `connstr`.
+///
+/// ```rust,no_run
+/// use pgdblink::sqlstate;
+///
+/// pgdblink::connect(Some("orders"), "host=db1 dbname=shop user=app")?;
+/// pgdblink::connect(None, "postgresql://app@db2/shop")?; // the unnamed connection
+///
+/// let err = pgdblink::connect(Some("orders"), "host=db1 dbname=shop").unwrap_err();
+/// assert_eq!(err.sqlstate, sqlstate::DUPLICATE_OBJECT);
+/// assert_eq!(err.message, "duplicate connection name");
+///
+/// let err = pgdblink::connect(Some("down"), "host=127.0.0.1 port=1").unwrap_err();
+/// assert_eq!(err.sqlstate, sqlstate::UNABLE_TO_ESTABLISH);
+/// assert_eq!(err.message, "could not establish connection");
+/// println!("{}", err.detail.unwrap_or_default()); // libpq's "connection to server ... failed"
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn connect(name: Option<&str>, connstr: &str) -> Result<()> {
     register(name, open_conn(connstr)?)
 }
 
-/// `dblink_connect_u`: the same as [`connect`] outside the server.
+/// `dblink_connect_u([name,] connstr)`: the same as [`connect`]. (In the
+/// server, dblink_connect_u lets non-superusers connect with any
+/// authentication method; a client program has no such distinction.)
+///
+/// ```rust,no_run
+/// pgdblink::connect_u(Some("a"), "host=localhost dbname=postgres")?;
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn connect_u(name: Option<&str>, connstr: &str) -> Result<()> {
     connect(name, connstr)
 }
 
-/// `dblink_disconnect([name])`: closes the connection. It waits for a call in
-/// progress on the same connection to finish.
+/// `dblink_disconnect([name])`: closes the connection (`None`: the unnamed
+/// one). The name is released at once; the call then waits for a call in
+/// progress on the same connection (in another thread) to finish, and closes
+/// the connection.
 ///
 /// Errors: 08003 `connection "a" not available` (`connection not available`
 /// for the unnamed connection).
+///
+/// ```rust,no_run
+/// pgdblink::connect(Some("a"), "host=localhost dbname=postgres")?;
+/// pgdblink::disconnect(Some("a"))?;
+///
+/// let err = pgdblink::disconnect(Some("a")).unwrap_err();
+/// assert_eq!(err.sqlstate, pgdblink::sqlstate::CONNECTION_DOES_NOT_EXIST);
+/// assert_eq!(err.message, r#"connection "a" not available"#);
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn disconnect(name: Option<&str>) -> Result<()> {
     registry::remove(name)
 }
 
-/// Closes every connection, named and unnamed (for hosts shutting down).
+/// Closes every connection, named and unnamed, for a host shutting down
+/// (not a dblink function). Each close waits for a call in progress on that
+/// connection. Never fails.
+///
+/// ```rust,no_run
+/// pgdblink::connect(Some("a"), "host=localhost dbname=postgres")?;
+/// pgdblink::connect(None, "host=localhost dbname=postgres")?;
+/// pgdblink::disconnect_all();
+/// assert_eq!(pgdblink::get_connections(), None);
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn disconnect_all() {
     registry::remove_all();
 }
 
 /// `dblink_get_connections()`: the names of the open named connections,
 /// sorted; `None` when there are none (dblink returns NULL). The unnamed
-/// connection is never listed.
+/// connection is never listed. A snapshot: other threads may connect or
+/// disconnect right after.
+///
+/// ```rust,no_run
+/// assert_eq!(pgdblink::get_connections(), None);
+/// pgdblink::connect(Some("b"), "host=localhost dbname=postgres")?;
+/// pgdblink::connect(Some("a"), "host=localhost dbname=postgres")?;
+/// assert_eq!(pgdblink::get_connections(), Some(vec!["a".to_owned(), "b".to_owned()]));
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn get_connections() -> Option<Vec<String>> {
     let names = registry::names();
     (!names.is_empty()).then_some(names)
 }
 
 /// Drives non-blocking connects (`PQconnectStart` + `PQconnectPoll`) for all
-/// `conns` at once until each is up, failed, or the deadline passed.
+/// `connstrs` at once until each is up, failed, or the deadline passed.
 fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
     let deadline = deadline_after(timeout);
     let mut slots: Vec<Result<(Conn, PollStatus)>> = connstrs
@@ -141,7 +201,18 @@ fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
 
 /// [`connect`] that gives up after `timeout` (08001 `could not establish
 /// connection`, DETAIL `timed out after N ms`), whatever the connection
-/// string's own `connect_timeout` says.
+/// string's own `connect_timeout` says. Not a dblink function. Otherwise as
+/// [`connect`]: the same errors and NOTICE.
+///
+/// ```rust,no_run
+/// use std::time::Duration;
+///
+/// match pgdblink::connect_timeout(Some("a"), "host=db1 dbname=app", Duration::from_secs(3)) {
+///     Ok(()) => println!("connected"),
+///     // e.g. "could not establish connection: timed out after 3000 ms"
+///     Err(e) => eprintln!("{}: {}", e.message, e.detail.unwrap_or_default()),
+/// }
+/// ```
 pub fn connect_timeout(name: Option<&str>, connstr: &str, timeout: Duration) -> Result<()> {
     let mut opened = open_all(&[connstr], Some(timeout));
     let conn = opened.pop().unwrap_or_else(|| {
@@ -155,8 +226,23 @@ pub fn connect_timeout(name: Option<&str>, connstr: &str, timeout: Duration) -> 
 
 /// Opens many named connections in parallel (non-blocking connects driven
 /// together with poll(2)), so that opening 50 costs about one connection's
-/// latency. `timeout` bounds the whole batch. Returns one outcome per entry
-/// of `targets` (`(name, connstr)`), each as [`connect`] would report it.
+/// latency. `timeout` bounds the whole batch (`None`: no bound beyond each
+/// connection string's). Returns one outcome per entry of `targets`
+/// (`(name, connstr)`), in the same order, each as [`connect`] would report
+/// it (a connect still pending at the deadline is 08001 with DETAIL `timed
+/// out after N ms`). The connections that succeeded stay open whatever
+/// happened to the others. Not a dblink function.
+///
+/// ```rust,no_run
+/// use std::time::Duration;
+///
+/// let shards = [("s1", "host=shard1 dbname=app"), ("s2", "host=shard2 dbname=app")];
+/// for ((name, _), outcome) in shards.iter().zip(pgdblink::connect_all(&shards, Some(Duration::from_secs(5)))) {
+///     if let Err(e) = outcome {
+///         eprintln!("{name}: {} ({})", e.message, e.detail.unwrap_or_default());
+///     }
+/// }
+/// ```
 pub fn connect_all(targets: &[(&str, &str)], timeout: Option<Duration>) -> Vec<Result<()>> {
     let connstrs: Vec<&str> = targets.iter().map(|&(_, c)| c).collect();
     open_all(&connstrs, timeout)
@@ -176,11 +262,25 @@ fn register(name: Option<&str>, conn: Conn) -> Result<()> {
 }
 
 /// `PQreset`: closes the connection's socket and reconnects with the same
-/// parameters (for a connection broken by a server restart or a terminated
-/// backend). Its cursors and transaction are gone afterwards.
+/// parameters, keeping the name (for a connection broken by a server restart
+/// or a terminated backend). Its cursors, transaction and session settings
+/// are gone afterwards. Not a dblink function; it blocks while reconnecting.
 ///
 /// Errors: 08003 for an unknown name; 08006 with libpq's message when the
-/// server cannot be reached again.
+/// server cannot be reached again (the name stays registered; try again or
+/// [`disconnect`]).
+///
+/// ```rust,no_run
+/// use pgdblink::sqlstate;
+///
+/// if let Err(e) = pgdblink::exec(Some("a"), "update jobs set done = true", true) {
+///     if e.sqlstate == sqlstate::CONNECTION_FAILURE {
+///         // e.g. "server closed the connection unexpectedly"
+///         pgdblink::reset(Some("a"))?;
+///     }
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn reset(name: Option<&str>) -> Result<()> {
     let entry = registry::lookup(name)?;
     let mut session = entry.lock();
@@ -202,7 +302,20 @@ pub fn reset(name: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Where a non-blocking connect stands ([`connect_poll`]).
+/// Where a non-blocking connect stands: the answer of [`connect_poll`]. The
+/// socket descriptors belong to the connection; do not close them.
+///
+/// ```rust,no_run
+/// use pgdblink::ConnectProgress;
+///
+/// pgdblink::connect_start(Some("a"), "host=db1 dbname=app")?;
+/// match pgdblink::connect_poll(Some("a"))? {
+///     ConnectProgress::Ready => println!("connected"),
+///     ConnectProgress::Reading(fd) => println!("poll again when fd {fd} is readable"),
+///     ConnectProgress::Writing(fd) => println!("poll again when fd {fd} is writable"),
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectProgress {
     /// Connected: the name is usable like any other connection.
@@ -214,10 +327,32 @@ pub enum ConnectProgress {
 }
 
 /// Starts a non-blocking connect (`PQconnectStart`) under `name`; drive it
-/// with [`connect_poll`]. The name is taken at once (42710 `duplicate
-/// connection name` when it is in use); other calls on it fail until the
-/// connect completes. A connection string libpq rejects outright is 08001
-/// here; a failure later is reported by [`connect_poll`].
+/// with [`connect_poll`], waiting on the socket it names in between (or on
+/// [`crate::socket`]). The name is taken at once (42710 `duplicate
+/// connection name` when it is in use); other calls on it fail with 08003
+/// (`... is still connecting`) until the connect completes, and
+/// [`crate::disconnect`] abandons it. A connection string libpq rejects
+/// outright is 08001 here; a failure later is reported by [`connect_poll`].
+/// For a host's own event loop; [`connect_all`] does the same for a batch
+/// and waits by itself. Not a dblink function.
+///
+/// ```rust,no_run
+/// use pgdblink::ConnectProgress;
+/// # fn wait_readable(_fd: std::os::raw::c_int) {}
+/// # fn wait_writable(_fd: std::os::raw::c_int) {}
+///
+/// // wait_readable / wait_writable stand for your event loop (poll, epoll, mio, ...).
+/// pgdblink::connect_start(Some("a"), "host=db1 dbname=app")?;
+/// loop {
+///     match pgdblink::connect_poll(Some("a"))? {
+///         ConnectProgress::Ready => break,
+///         ConnectProgress::Reading(fd) => wait_readable(fd),
+///         ConnectProgress::Writing(fd) => wait_writable(fd),
+///     }
+/// }
+/// pgdblink::send_query(Some("a"), "select 1")?;
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
     let c = c_string(connstr, "connection string")?;
     let conn = Conn::connect_start(&c)
@@ -229,9 +364,32 @@ pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
 }
 
 /// One step of a connect begun by [`connect_start`] (`PQconnectPoll`), never
-/// blocking. On failure the name is released and the error is dblink's 08001
-/// `could not establish connection` with libpq's message as DETAIL. On a
-/// name that is already connected: `Ready`.
+/// blocking: [`ConnectProgress::Ready`] once connected (the name is then
+/// usable like any other), else the socket to wait on before the next step.
+/// On failure the name is released and the error is dblink's 08001 `could
+/// not establish connection` with libpq's message as DETAIL. On a name that
+/// is already connected: `Ready`; on an unknown name: 08003. The caller
+/// bounds the total wait (a connect timeout).
+///
+/// ```rust,no_run
+/// use std::time::{Duration, Instant};
+/// use pgdblink::ConnectProgress;
+/// # fn wait_for(_fd: std::os::raw::c_int, _until: Instant) {}
+///
+/// // wait_for stands for your event loop's wait on the descriptor.
+/// let deadline = Instant::now() + Duration::from_secs(5);
+/// pgdblink::connect_start(Some("a"), "host=db1 dbname=app")?;
+/// while let ConnectProgress::Reading(fd) | ConnectProgress::Writing(fd) =
+///     pgdblink::connect_poll(Some("a"))?
+/// {
+///     if Instant::now() >= deadline {
+///         pgdblink::disconnect(Some("a"))?; // give up: release the name
+///         break;
+///     }
+///     wait_for(fd, deadline);
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn connect_poll(name: Option<&str>) -> Result<ConnectProgress> {
     let entry = registry::lookup(name)?;
     let mut session = entry.lock();

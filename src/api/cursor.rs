@@ -29,7 +29,32 @@ fn conn_of<'s>(s: &'s mut Session, name: Option<&str>) -> Result<&'s mut crate::
 /// cursor. When the remote side is idle it first begins a transaction that
 /// dblink owns; every cursor opened in it is counted (even one whose DECLARE
 /// fails). Returns "OK", or "ERROR" for a remote error with
-/// `fail_on_error` false.
+/// `fail_on_error` false (after a NOTICE).
+///
+/// As in dblink, `cursorname` and `sql` are put into `DECLARE cursorname
+/// CURSOR FOR sql` as they are: pass only trusted text (quote the cursor name
+/// yourself if it needs quoting).
+///
+/// Errors: 08003 for an unknown name; XX000 `begin error: ...` when the
+/// BEGIN fails; with `fail_on_error`, the remote error with dblink's context
+/// line `while opening cursor "c" on dblink connection named "a"`.
+///
+/// ```rust,no_run
+/// use pgdblink::Status;
+///
+/// assert_eq!(pgdblink::open(Some("a"), "c", "select id from orders order by id", true)?, "OK");
+/// loop {
+///     let batch = pgdblink::fetch(Some("a"), "c", 500, true)?;
+///     if batch.ntuples() == 0 {
+///         break; // past the end
+///     }
+///     for row in batch.rows() {
+///         println!("{:?}", row[0]);
+///     }
+/// }
+/// assert_eq!(pgdblink::close(Some("a"), "c", true)?, "OK"); // also commits dblink's transaction
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn open(
     name: Option<&str>,
     cursorname: &str,
@@ -62,8 +87,25 @@ pub fn open(
 }
 
 /// `dblink_fetch([name,] cursorname, howmany [, fail_on_error])`: the next
-/// `howmany` rows of the cursor (`FETCH howmany FROM cursorname`); past the
-/// end, the empty set.
+/// `howmany` rows of the cursor (`FETCH howmany FROM cursorname`, the name
+/// put in as it is) as a [`Status::Tuples`](crate::Status::Tuples) result;
+/// past the end, zero rows.
+///
+/// Errors: 08003 for an unknown name; with `fail_on_error`, a remote error
+/// (e.g. 34000 `cursor "c" does not exist`) with dblink's context line
+/// `while fetching from cursor "c" on dblink connection named "a"`; without,
+/// a [`Status::Error`](crate::Status::Error) result and a NOTICE.
+///
+/// ```rust,no_run
+/// pgdblink::open(Some("a"), "c", "select generate_series(1, 10)", true)?;
+/// let first = pgdblink::fetch(Some("a"), "c", 3, true)?;
+/// assert_eq!(first.rows(), [[Some("1".to_owned())], [Some("2".to_owned())], [Some("3".to_owned())]]);
+/// let rest = pgdblink::fetch(Some("a"), "c", 100, true)?;
+/// assert_eq!(rest.ntuples(), 7);
+/// assert_eq!(pgdblink::fetch(Some("a"), "c", 100, true)?.ntuples(), 0);
+/// pgdblink::close(Some("a"), "c", true)?;
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn fetch(
     name: Option<&str>,
     cursorname: &str,
@@ -98,7 +140,26 @@ pub fn fetch(
 
 /// `dblink_close([name,] cursorname [, fail_on_error])`: closes the cursor;
 /// when it was the last one opened in the transaction dblink began, commits
-/// that transaction (a transaction the caller began is left alone).
+/// that transaction (a transaction the caller began is left alone). Returns
+/// "OK", or "ERROR" for a remote error with `fail_on_error` false (after a
+/// NOTICE).
+///
+/// Errors: 08003 for an unknown name; XX000 `commit error: ...` when the
+/// COMMIT fails; with `fail_on_error`, the remote error with dblink's context
+/// line `while closing cursor "c" on dblink connection named "a"`.
+///
+/// ```rust,no_run
+/// // In a transaction of your own, closing the cursor does not commit it.
+/// pgdblink::exec(Some("a"), "begin", true)?;
+/// pgdblink::open(Some("a"), "c", "select * from accounts for update", true)?;
+/// let rows = pgdblink::fetch(Some("a"), "c", 10, true)?;
+/// assert_eq!(pgdblink::close(Some("a"), "c", true)?, "OK");
+/// pgdblink::exec(Some("a"), "commit", true)?;
+///
+/// // fail_on_error = false: an unknown cursor is 'ERROR' and a NOTICE.
+/// assert_eq!(pgdblink::close(Some("a"), "nosuch", false)?, "ERROR");
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn close(name: Option<&str>, cursorname: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(&format!("CLOSE {cursorname}"), "cursorname")?;
     with_session(name, |s| {

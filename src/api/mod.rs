@@ -22,7 +22,20 @@ use crate::error::{Error, Result, sqlstate};
 use crate::pq::Conn;
 use crate::registry::{self, Session};
 
-/// How long a cancel request may take by default (dblink 17's bound).
+/// How long a cancel request may take by default: 30 s, dblink 17's bound.
+/// [`cancel_query`] uses it; [`cancel_query_timeout`] takes its own.
+///
+/// ```rust,no_run
+/// use std::time::Duration;
+///
+/// // Give up on the cancel request sooner than the default.
+/// let shorter = pgdblink::DEFAULT_CANCEL_TIMEOUT.min(Duration::from_secs(5));
+/// let answer = pgdblink::cancel_query_timeout(Some("a"), shorter)?;
+/// if answer != "OK" {
+///     eprintln!("cancel failed: {answer}");
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Text for libpq: a C string, refusing an interior NUL.

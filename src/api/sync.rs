@@ -42,6 +42,23 @@ fn with_target<T>(
 /// While an async query is in progress on the connection, it fails with
 /// XX000 `could not send query: another command is already in progress`
 /// after reading and discarding that query's pending results, as dblink does.
+///
+/// Errors also: 08003 for `None` without an unnamed connection; 08001 `could
+/// not establish connection` when `conn_or_connstr` is neither a known name
+/// nor a usable connection string; 22023 for a NUL byte in `sql`.
+///
+/// ```rust,no_run
+/// let res = pgdblink::dblink(Some("a"), "select id, name from users order by id", true)?;
+/// assert_eq!(res.columns(), ["id", "name"]);
+/// for row in res.rows() {
+///     println!("{} {}", row[0].as_deref().unwrap_or("NULL"), row[1].as_deref().unwrap_or("NULL"));
+/// }
+///
+/// // Not a known name: a temporary connection, closed after the call.
+/// let res = pgdblink::dblink(Some("host=db2 dbname=app"), "select version()", true)?;
+/// println!("{}", res.get(0, 0).unwrap_or_default());
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn dblink(
     conn_or_connstr: Option<&str>,
     sql: &str,
@@ -114,7 +131,23 @@ fn run_query(
 /// A statement that returns rows is 2F003 `statement returning results not
 /// allowed`, whatever `fail_on_error` says. While an async query is in
 /// progress, the remote error is 08006 `another command is already in
-/// progress` and that query's results are kept for `get_result`.
+/// progress` and that query's results are kept for
+/// [`get_result`](crate::get_result). `conn_or_connstr` is a name, `None`
+/// (the unnamed connection) or a connection string, as for [`dblink`], with
+/// the same connection errors.
+///
+/// ```rust,no_run
+/// let status = pgdblink::exec(Some("a"), "insert into log(msg) values ('hello')", true)?;
+/// assert_eq!(status, "INSERT 0 1");
+///
+/// // fail_on_error = false: a remote error is 'ERROR' plus a NOTICE, not Err.
+/// let status = pgdblink::exec(Some("a"), "insert into no_such_table values (1)", false)?;
+/// assert_eq!(status, "ERROR");
+///
+/// let err = pgdblink::exec(Some("a"), "select 1", false).unwrap_err();
+/// assert_eq!(err.sqlstate, pgdblink::sqlstate::STATEMENT_RETURNING_RESULTS);
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(sql, "sql")?;
     with_target(conn_or_connstr, |conn, name| {
@@ -144,7 +177,16 @@ pub(crate) fn remote_status(name: Option<&str>, fail_on_error: bool, err: Error)
 }
 
 /// [`dblink`] with `$1`, `$2`, ... bound to `params` as text (`None` is SQL
-/// NULL; the server infers the types). Nothing is spliced into the SQL.
+/// NULL; the server infers the types). Nothing is spliced into the SQL
+/// (`PQsendQueryParams`), so `sql` must be a single statement. Otherwise as
+/// [`dblink`]. Not a dblink function.
+///
+/// ```rust,no_run
+/// let res = pgdblink::dblink_params(Some("a"), "select $1::int + 1, $2::text is null", &[Some("41"), None], true)?;
+/// assert_eq!(res.get(0, 0), Some("42"));
+/// assert_eq!(res.get(0, 1), Some("t"));
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn dblink_params(
     conn_or_connstr: Option<&str>,
     sql: &str,

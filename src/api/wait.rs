@@ -19,11 +19,11 @@ fn probe(name: &str) -> Result<(bool, c_int)> {
     })
 }
 
-/// Probes every connection: the indexes of the ready ones, and the sockets
-/// of the others (to wait on with no lock held).
 /// The indexes of the ready connections, and the sockets of the others.
 type Probe = (Vec<usize>, Vec<(c_int, Interest)>);
 
+/// Probes every connection: the indexes of the ready ones, and the sockets
+/// of the others (to wait on with no lock held).
 fn probe_all(names: &[&str]) -> Result<Probe> {
     let mut ready = Vec::new();
     let mut sockets = Vec::new();
@@ -38,12 +38,43 @@ fn probe_all(names: &[&str]) -> Result<Probe> {
 }
 
 /// Waits until at least one of the named connections has a result ready
-/// (its `get_result` would not block), with poll(2) on their sockets and no
-/// sleep loop; `None` waits forever. Returns the indexes (into `names`) of
-/// the ready connections, or an empty vector when the timeout passed.
+/// (its [`get_result`](super::get_result) would not block), with poll(2) on
+/// their sockets and no sleep loop; `None` waits forever. Returns the
+/// indexes (into `names`, ascending) of the ready connections, or an empty
+/// vector when the timeout passed (or `names` is empty). A connection with
+/// no query in progress counts as ready (its `get_result` returns `Done` at
+/// once), and so does a broken one (its `get_result` reports the error). Not
+/// a dblink function.
 ///
 /// No registry or connection lock is held while waiting. A connection that
 /// another thread is reading from is probed once that thread's call returns.
+///
+/// Errors: 08003 when a name is unknown.
+///
+/// ```rust,no_run
+/// use std::time::Duration;
+/// use pgdblink::Status;
+///
+/// let shards = ["s1", "s2", "s3"];
+/// for s in shards {
+///     pgdblink::send_query(Some(s), "select count(*) from orders")?;
+/// }
+/// let mut pending = shards.to_vec();
+/// while !pending.is_empty() {
+///     let ready = pgdblink::wait_any(&pending, Some(Duration::from_secs(10)))?;
+///     if ready.is_empty() {
+///         eprintln!("still waiting on {pending:?}");
+///         continue;
+///     }
+///     for &i in ready.iter().rev() {
+///         let shard = pending.remove(i);
+///         let res = pgdblink::get_result(Some(shard), true)?;
+///         println!("{shard}: {}", res.get(0, 0).unwrap_or("?"));
+///         while pgdblink::get_result(Some(shard), true)?.status() != Status::Done {}
+///     }
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>> {
     let deadline = deadline_after(timeout);
     loop {
@@ -57,8 +88,24 @@ pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>>
     }
 }
 
-/// Waits until every named connection has a result ready; `false` when the
-/// timeout passed first. Same waiting rules as [`wait_any`].
+/// Waits until every named connection has a result ready; `true` then (and
+/// at once for an empty `names`), `false` when the timeout passed first.
+/// Same waiting rules and errors as [`wait_any`]. Not a dblink function.
+///
+/// ```rust,no_run
+/// use std::time::Duration;
+///
+/// let shards = ["s1", "s2"];
+/// for s in shards {
+///     pgdblink::send_query(Some(s), "select pg_sleep(1)")?;
+/// }
+/// if !pgdblink::wait_all(&shards, Some(Duration::from_secs(30)))? {
+///     for s in shards {
+///         pgdblink::cancel_query(Some(s))?;
+///     }
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
     let deadline = deadline_after(timeout);
     loop {
@@ -73,12 +120,35 @@ pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
 }
 
 /// `PQsocket` of the connection, for a host's own epoll/select/libuv loop:
-/// when it turns readable, call [`consume_input`], then [`super::is_busy`].
-/// The descriptor belongs to the connection: do not close it, and stop
-/// watching it before disconnecting.
+/// when it turns readable, call [`consume_input`], then
+/// [`is_busy`](super::is_busy); when that is `false`,
+/// [`get_result`](super::get_result) will not block. The descriptor belongs
+/// to the connection: do not close it, and stop watching it before
+/// disconnecting. It may change after [`reset`](super::reset); -1 when the
+/// connection has no socket (broken). Not a dblink function.
 ///
-/// It also works while a [`super::connect_start`] is in progress, to wait on
-/// as [`super::connect_poll`] says.
+/// It also works while a [`connect_start`](super::connect_start) is in
+/// progress, to wait on as [`connect_poll`](super::connect_poll) says.
+///
+/// Errors: 08003 for an unknown name.
+///
+/// ```rust,no_run
+/// # fn wait_readable(_fd: std::os::raw::c_int) {}
+/// // wait_readable stands for your event loop (epoll, mio, tokio's AsyncFd, ...).
+/// let fd = pgdblink::socket(Some("a"))?;
+/// pgdblink::send_query(Some("a"), "select now()")?;
+/// loop {
+///     wait_readable(fd);
+///     if !pgdblink::consume_input(Some("a"))? {
+///         break; // broken: get_result reports it
+///     }
+///     if !pgdblink::is_busy(Some("a"))? {
+///         break;
+///     }
+/// }
+/// let res = pgdblink::get_result(Some("a"), true)?; // ready: does not block
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn socket(name: Option<&str>) -> Result<c_int> {
     let entry = crate::registry::lookup(name)?;
     let session = entry.lock();
@@ -90,8 +160,21 @@ pub fn socket(name: Option<&str>) -> Result<c_int> {
 }
 
 /// `PQconsumeInput`: reads what the server has sent, without waiting.
-/// `Ok(false)` when reading failed (the connection is broken; see
-/// [`super::error_message`]).
+/// `Ok(true)` on success; `Ok(false)` when reading failed (the connection is
+/// broken; see [`error_message`](super::error_message)). Not a dblink
+/// function.
+///
+/// Errors: 08003 for an unknown name.
+///
+/// ```rust,no_run
+/// // Called when the event loop says pgdblink::socket(Some("a")) is readable:
+/// if !pgdblink::consume_input(Some("a"))? {
+///     eprintln!("connection lost: {}", pgdblink::error_message(Some("a"))?);
+/// } else if !pgdblink::is_busy(Some("a"))? {
+///     let res = pgdblink::get_result(Some("a"), true)?;
+/// }
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
 pub fn consume_input(name: Option<&str>) -> Result<bool> {
     with_conn(name, |conn| Ok(conn.consume_input()))
 }

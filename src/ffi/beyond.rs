@@ -8,7 +8,8 @@ use super::{bool_int, cstr, guard, result::result_out, text_out};
 use crate::api;
 use crate::result::DblinkResult;
 
-/// Returned by `dblink_wait_any` when the timeout passed first.
+/// Returned by `dblink_wait_any` when the timeout passed first (never an
+/// index, and distinct from -1, the ERROR value).
 pub const DBLINK_TIMED_OUT: c_int = -2;
 
 /// A C timeout in milliseconds: negative waits forever.
@@ -18,9 +19,24 @@ fn timeout_ms(ms: c_int) -> Option<Duration> {
 
 /// Waits, without busy polling, until at least one of the `n` named
 /// connections has a result ready (`dblink_get_result` would not block).
-/// `timeout_ms` < 0 waits forever. Returns the lowest index (into `names`)
-/// of a ready connection, DBLINK_TIMED_OUT when the timeout passed, -1 on
-/// ERROR (e.g. an unknown name). Holds no lock while it waits.
+/// `names` holds `n` connection names (named connections only; a NULL entry
+/// is the ERROR 22004). `timeout_ms` < 0 waits forever. A connection with no
+/// query in progress, or a broken one, counts as ready. Returns the lowest
+/// index (into `names`) of a ready connection, DBLINK_TIMED_OUT when the
+/// timeout passed (or `n` is 0), -1 on ERROR (e.g. 08003 for an unknown
+/// name). Uses poll(2), no busy loop, and holds no lock while it waits. Not
+/// a dblink function.
+///
+/// ```c
+/// const char *names[] = {"a", "b", "c"};
+/// int i = dblink_wait_any(names, 3, 10000);
+/// if (i >= 0) {
+///     dblink_result *r = dblink_get_result(names[i], 1);   // does not block
+///     // ... the rows of names[i] ...
+///     dblink_result_free(r);
+/// } else if (i == DBLINK_TIMED_OUT) fprintf(stderr, "nothing after 10 s\n");
+/// else fprintf(stderr, "%s\n", dblink_last_error());
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_wait_any(
     names: *const *const c_char,
@@ -36,8 +52,10 @@ pub extern "C" fn dblink_wait_any(
     })
 }
 
-/// Waits until every one of the `n` named connections has a result ready.
-/// 1 when they all have, 0 when the timeout passed first, -1 on ERROR.
+/// Waits until every one of the `n` named connections has a result ready,
+/// as `dblink_wait_any` waits (`timeout_ms` < 0: forever). 1 when they all
+/// have (at once when `n` is 0), 0 when the timeout passed first, -1 on
+/// ERROR (e.g. 08003 for an unknown name). Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_wait_all(
     names: *const *const c_char,
@@ -50,24 +68,46 @@ pub extern "C" fn dblink_wait_all(
     })
 }
 
-/// The connection's socket (`PQsocket`) for a host's own event loop: when
-/// it is readable, call `dblink_consume_input`, then `dblink_is_busy`. Do not
-/// close it. -1 on ERROR.
+/// The connection's socket (`PQsocket`) for a host's own event loop (epoll,
+/// select, libuv): when it is readable, call `dblink_consume_input`, then
+/// `dblink_is_busy`; when that is 0, `dblink_get_result` will not block.
+/// The descriptor belongs to the connection: do not close it, and stop
+/// watching it before `dblink_disconnect`. It may change after
+/// `dblink_reset`. Also valid during `dblink_connect_start`. -1 on ERROR
+/// (08003), or when the connection has no socket (then `dblink_last_error()`
+/// is NULL). Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_socket(connname: *const c_char) -> c_int {
     guard(|| api::socket(cstr::opt_arg(connname, "connname")?))
 }
 
 /// Reads what the server has sent without waiting (`PQconsumeInput`): 1 on
-/// success, 0 when reading failed (see `dblink_error_message`), -1 on ERROR.
+/// success, 0 when reading failed (the connection is broken; see
+/// `dblink_error_message`), -1 on ERROR (08003). Not a dblink function.
+///
+/// ```c
+/// // the event loop says dblink_socket("a") is readable:
+/// if (dblink_consume_input("a") == 1 && dblink_is_busy("a") == 0) {
+///     dblink_result *r = dblink_get_result("a", 1);   // does not block
+///     // ...
+///     dblink_result_free(r);
+/// }
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_consume_input(connname: *const c_char) -> c_int {
     guard(|| bool_int(api::consume_input(cstr::opt_arg(connname, "connname")?)))
 }
 
-/// `dblink_send_query` with `$1`..`$n` bound to `values` as text (a NULL
-/// entry is SQL NULL; the server infers the types): nothing is spliced into
-/// the SQL. 1 dispatched, 0 not, -1 on ERROR.
+/// `dblink_send_query` with `$1`..`$n` bound to the `nparams` strings of
+/// `values` as text (a NULL entry is SQL NULL; the server infers the types):
+/// nothing is spliced into the SQL (`PQsendQueryParams`; one statement
+/// only). 1 dispatched, 0 not (as `dblink_send_query`), -1 on ERROR. Not a
+/// dblink function.
+///
+/// ```c
+/// const char *values[] = {"O'Brien", NULL};   // NULL: SQL NULL
+/// dblink_send_query_params("a", "select * from t where name = $1 and x > $2", 2, values);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_send_query_params(
     connname: *const c_char,
@@ -86,8 +126,17 @@ pub extern "C" fn dblink_send_query_params(
     })
 }
 
-/// `dblink` with `$1`..`$n` bound to `values` as text (NULL entries are SQL
-/// NULL). Otherwise as `dblink`.
+/// `dblink` with `$1`..`$n` bound to the `nparams` strings of `values` as
+/// text (NULL entries are SQL NULL; one statement only). Otherwise as
+/// `dblink`: a result the caller frees with `dblink_result_free`, or NULL on
+/// ERROR. Not a dblink function.
+///
+/// ```c
+/// const char *values[] = {"41"};
+/// dblink_result *r = dblink_params("a", "select $1::int + 1", 1, values, 1);
+/// if (r) printf("%s\n", dblink_result_getvalue(r, 0, 0));   // 42
+/// dblink_result_free(r);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_params(
     conn_or_connstr: *const c_char,
@@ -109,8 +158,10 @@ pub extern "C" fn dblink_params(
 }
 
 /// `dblink_get_result` that gives up after `timeout_ms` (< 0: never) with
-/// ERROR 57014 `timed out ...`; the query keeps running and a later call can
-/// still collect its results.
+/// NULL and the ERROR 57014 `timed out after N ms waiting for a result`,
+/// whatever fail_on_error says; the query keeps running and a later call
+/// can still collect its results (or `dblink_cancel_query` stops it).
+/// Otherwise as `dblink_get_result`. Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_get_result_timeout(
     connname: *const c_char,
@@ -129,6 +180,8 @@ pub extern "C" fn dblink_get_result_timeout(
 
 /// `dblink_cancel_query` whose request may take at most `timeout_ms`
 /// (< 0: the 30 s default); past it the text is `cancel request timed out`.
+/// Otherwise as `dblink_cancel_query`: the caller frees the text with
+/// `dblink_free`; NULL on ERROR. Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_cancel_query_timeout(
     connname: *const c_char,
@@ -144,8 +197,20 @@ pub extern "C" fn dblink_cancel_query_timeout(
 /// `dblink_send_query` whose results stream: each `dblink_get_result`
 /// returns the next chunk of at most `max_rows` rows (DBLINK_STATUS_TUPLES),
 /// an empty TUPLES result ends each result set, then DBLINK_STATUS_DONE.
-/// Memory stays bounded whatever the result's size. 1 dispatched, 0 not, -1
-/// on ERROR.
+/// Memory stays bounded whatever the result's size. `max_rows` 0 is taken
+/// as 1; negative is the ERROR 22023. With a system libpq older than 17,
+/// the chunks have one row. 1 dispatched, 0 not, -1 on ERROR. Not a dblink
+/// function.
+///
+/// ```c
+/// dblink_send_query_chunked("a", "select * from huge", 10000);
+/// for (dblink_result *r; (r = dblink_get_result("a", 1)) != NULL; ) {
+///     int done = dblink_result_status(r) == DBLINK_STATUS_DONE;
+///     // ... up to 10000 rows in r ...
+///     dblink_result_free(r);
+///     if (done) break;
+/// }
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_send_query_chunked(
     connname: *const c_char,
@@ -161,7 +226,8 @@ pub extern "C" fn dblink_send_query_chunked(
 
 /// `dblink_connect` that gives up after `timeout_ms` (< 0: no limit beyond
 /// the connection string's connect_timeout): -1 with 08001 `could not
-/// establish connection`, DETAIL `timed out after N ms`.
+/// establish connection`, DETAIL `timed out after N ms`. Otherwise as
+/// `dblink_connect`: 1 for 'OK', -1 on ERROR. Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_connect_timeout(
     connname: *const c_char,
@@ -179,10 +245,23 @@ pub extern "C" fn dblink_connect_timeout(
 }
 
 /// Opens `n` named connections in parallel (non-blocking connects driven
-/// together), bounded by `timeout_ms` (< 0: no bound). `ok`, when not NULL,
-/// receives 1 or 0 per connection. Returns the number opened; the last
-/// failure's ERROR is kept in `dblink_last_error` when some failed. -1 on
-/// bad arguments.
+/// together), so that opening 50 costs about one connection's latency;
+/// bounded by `timeout_ms` (< 0: no bound). `names` and `connstrs` hold `n`
+/// strings each. `ok`, when not NULL, has room for `n` ints and receives 1
+/// or 0 per connection. Returns the number opened (the others failed as
+/// `dblink_connect` would: 08001, 42710); when some failed, the last
+/// failure's ERROR is kept in `dblink_last_error` even though the return
+/// value is not -1. -1 on bad arguments (e.g. a NULL name). Not a dblink
+/// function.
+///
+/// ```c
+/// const char *names[] = {"s1", "s2"};
+/// const char *connstrs[] = {"host=shard1 dbname=app", "host=shard2 dbname=app"};
+/// int ok[2];
+/// if (dblink_connect_all(names, connstrs, 2, 5000, ok) < 2)
+///     fprintf(stderr, "s1 %s, s2 %s: %s\n", ok[0] ? "up" : "down", ok[1] ? "up" : "down",
+///             dblink_last_error());
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_connect_all(
     names: *const *const c_char,
@@ -209,8 +288,10 @@ pub extern "C" fn dblink_connect_all(
 }
 
 /// Reconnects a connection with its original parameters (`PQreset`), e.g.
-/// after a server restart. 1 for 'OK'; -1 on ERROR (08003, or 08006 with
-/// libpq's message when the server cannot be reached).
+/// after a server restart; the name is kept, its cursors and session state
+/// are gone. Blocks while reconnecting. 1 for 'OK'; -1 on ERROR (08003, or
+/// 08006 with libpq's message when the server cannot be reached; the name
+/// stays registered). Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_reset(connname: *const c_char) -> c_int {
     guard(|| super::ok_int(api::reset(cstr::opt_arg(connname, "connname")?)))
@@ -226,8 +307,18 @@ pub const DBLINK_CONNECT_WRITING: c_int = 3;
 /// Starts a non-blocking connect (`PQconnectStart`) under `connname`; drive
 /// it with `dblink_connect_poll`, waiting on `dblink_socket` in between. Many
 /// connects can be in flight at once. The name is taken at once (42710 when
-/// in use). 1 when started; -1 on ERROR (08001 for a connection string libpq
-/// rejects outright).
+/// in use); other calls on it fail with 08003 until the connect completes,
+/// and `dblink_disconnect` abandons it. 1 when started; -1 on ERROR (08001
+/// for a connection string libpq rejects outright). Not a dblink function.
+///
+/// ```c
+/// if (dblink_connect_start("a", "host=db1 dbname=app") != 1) return -1;
+/// for (int st; (st = dblink_connect_poll("a")) != DBLINK_CONNECT_READY; ) {
+///     if (st == -1) return -1;                      // dblink_last_error(): 08001
+///     struct pollfd p = {dblink_socket("a"), st == DBLINK_CONNECT_READING ? POLLIN : POLLOUT, 0};
+///     poll(&p, 1, 5000);                            // or your event loop
+/// }
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_connect_start(connname: *const c_char, connstr: *const c_char) -> c_int {
     guard(|| {
@@ -240,8 +331,9 @@ pub extern "C" fn dblink_connect_start(connname: *const c_char, connstr: *const 
 /// (`PQconnectPoll`): DBLINK_CONNECT_READY, DBLINK_CONNECT_READING or
 /// DBLINK_CONNECT_WRITING (wait on `dblink_socket` for that, then call
 /// again), or -1 on ERROR: 08001 `could not establish connection` with
-/// libpq's message as detail, and the name is released. The caller bounds
-/// the total wait (a connect timeout).
+/// libpq's message as detail, and the name is released; 08003 for an
+/// unknown name. On a name already connected: DBLINK_CONNECT_READY. The
+/// caller bounds the total wait (a connect timeout). Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_connect_poll(connname: *const c_char) -> c_int {
     guard(|| {

@@ -7,9 +7,19 @@ use super::{cstr, guard, ok_int};
 use crate::api;
 
 /// `dblink_connect([connname,] connstr)`: opens a connection under
-/// `connname` (NULL: the unnamed connection, replacing any previous one).
-/// Returns 1 for 'OK'; -1 on ERROR: 08001 `could not establish connection`
-/// (detail: libpq's message), 42710 `duplicate connection name`.
+/// `connname` (NULL: the unnamed connection, replacing and closing any
+/// previous one). `connstr` is a libpq connection string or URI. Blocks
+/// while connecting. A name longer than 63 bytes is truncated, as dblink
+/// does, with a NOTICE (42622).
+///
+/// Returns 1 for 'OK'; -1 on ERROR (see `dblink_last_error`): 08001 `could
+/// not establish connection` (detail: libpq's message), 42710 `duplicate
+/// connection name`, 22004 when `connstr` is NULL.
+///
+/// ```c
+/// if (dblink_connect("a", "host=localhost dbname=postgres") != 1)
+///     fprintf(stderr, "%s: %s\n", dblink_last_error(), dblink_last_detail());
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_connect(connname: *const c_char, connstr: *const c_char) -> c_int {
     guard(|| {
@@ -19,7 +29,9 @@ pub extern "C" fn dblink_connect(connname: *const c_char, connstr: *const c_char
     })
 }
 
-/// `dblink_connect_u`: the same as `dblink_connect` outside the server.
+/// `dblink_connect_u([connname,] connstr)`: the same as `dblink_connect`
+/// outside the server (in the server, it lets non-superusers connect with
+/// any authentication method).
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_connect_u(connname: *const c_char, connstr: *const c_char) -> c_int {
     guard(|| {
@@ -30,15 +42,22 @@ pub extern "C" fn dblink_connect_u(connname: *const c_char, connstr: *const c_ch
 }
 
 /// `dblink_disconnect([connname])`: closes the connection (NULL: the unnamed
-/// one). Returns 1 for 'OK'; -1 on ERROR 08003 `connection "a" not
-/// available` / `connection not available`.
+/// one). The name is released at once; the call then waits for a call in
+/// progress on the same connection in another thread, and closes it.
+/// Returns 1 for 'OK'; -1 on ERROR 08003 `connection "a" not available` /
+/// `connection not available`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_disconnect(connname: *const c_char) -> c_int {
     guard(|| ok_int(api::disconnect(cstr::opt_arg(connname, "connname")?)))
 }
 
 /// Closes every connection, named and unnamed. For hosts shutting down
-/// (e.g. from an atexit handler). Never fails.
+/// (e.g. from an atexit handler); not a dblink function. Never fails.
+///
+/// ```c
+/// static void close_all(void) { dblink_disconnect_all(); }
+/// // in main: atexit(close_all);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_disconnect_all() {
     guard(|| {
@@ -50,7 +69,15 @@ pub extern "C" fn dblink_disconnect_all() {
 /// `dblink_get_connections()`: a NULL-terminated array of the open named
 /// connections' names (sorted), or NULL when there are none (dblink returns
 /// NULL; `dblink_last_error()` is then NULL too). The unnamed connection is
-/// not listed. Free with `dblink_free_strings`.
+/// not listed. A snapshot: other threads may connect or disconnect meanwhile.
+/// The caller owns the array: free it with `dblink_free_strings`.
+///
+/// ```c
+/// char **names = dblink_get_connections();
+/// for (char **n = names; n && *n; n++)
+///     printf("%s\n", *n);
+/// dblink_free_strings(names);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_get_connections() -> *mut *mut c_char {
     guard(|| match api::get_connections() {
@@ -59,8 +86,10 @@ pub extern "C" fn dblink_get_connections() -> *mut *mut c_char {
     })
 }
 
-/// Frees a string returned by pgdblink (`dblink_cancel_query`,
-/// `dblink_error_message`, ...). NULL is ignored.
+/// Frees a `char *` returned by pgdblink (`dblink_cancel_query`,
+/// `dblink_error_message`, `dblink_exec`, `dblink_open`, `dblink_close`,
+/// ...), once. NULL is ignored. Not for the `const char *` of results and
+/// of the `dblink_last_*` functions, nor for memory from elsewhere.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_free(s: *mut c_char) {
     guard(|| {
@@ -69,7 +98,8 @@ pub extern "C" fn dblink_free(s: *mut c_char) {
     })
 }
 
-/// Frees an array returned by `dblink_get_connections`. NULL is ignored.
+/// Frees an array returned by `dblink_get_connections`, strings included,
+/// once. NULL is ignored.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_free_strings(strings: *mut *mut c_char) {
     guard(|| {

@@ -47,8 +47,15 @@ fn field(pick: impl Fn(&LastError) -> Option<&CString>) -> *const c_char {
 }
 
 /// The message of the ERROR raised by this thread's last pgdblink call, or
-/// NULL when that call succeeded. Valid until this thread's next pgdblink
-/// call (other than the `dblink_last_*` functions); do not free it.
+/// NULL when that call succeeded. Thread-local: each thread sees its own
+/// calls only. Valid until this thread's next pgdblink call (other than the
+/// `dblink_last_*` functions); do not free it.
+///
+/// ```c
+/// if (dblink_disconnect("nosuch") == -1)
+///     fprintf(stderr, "%s: %s\n", dblink_last_sqlstate(), dblink_last_error());
+///     // 08003: connection "nosuch" not available
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_last_error() -> *const c_char {
     field(|e| Some(&e.message))

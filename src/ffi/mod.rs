@@ -1,10 +1,90 @@
-//! The C ABI: `extern "C"` entry points that convert arguments, call the
-//! Rust API and encode the outcome as dblink does. No logic of its own.
+//! The C API: `extern "C"` entry points that convert arguments, call the
+//! Rust API and encode the outcome as dblink does. No logic of its own: each
+//! function's behaviour is that of its Rust counterpart (the table on the
+//! [crate page](crate#dblink-functions-and-their-names-here)).
 //!
-//! Every entry point runs inside [`guard`]: a panic becomes an ERROR
-//! ("internal error: ..."), never an unwind into C. Where dblink raises an
-//! ERROR, an int function returns -1 and a pointer function NULL, and the
-//! thread's last error holds dblink's message and SQLSTATE.
+//! The crate builds `libpgdblink.so` (soname `libpgdblink.so.0`) and
+//! `libpgdblink.a`; their header, `include/pgdblink.h`, is generated from
+//! this module by `build.rs` (cbindgen) on every build, with these items'
+//! documentation as its comments. Rust programs use the Rust API instead.
+//!
+//! # Conventions
+//!
+//! - **Names.** `connname == NULL` is dblink's unnamed connection. Every
+//!   string argument is NUL-terminated UTF-8 (22021 otherwise) and is read
+//!   only during the call; NULL where a value is required is the ERROR 22004
+//!   `... must not be NULL`.
+//! - **Return encoding.** dblink's 1/0 and 'OK' are the `int` 1/0 and 1;
+//!   dblink's text ('OK', 'ERROR', 'INSERT 0 1', ...) is a `char *`; its rows
+//!   and empty sets are a `dblink_result *` whose `dblink_result_status`
+//!   tells rows, a command's status row, the end of a query and a remote
+//!   error (fail_on_error = 0) apart; dblink's NULL is NULL.
+//! - **Errors.** Where dblink raises an ERROR, an `int` function returns -1
+//!   and a pointer function NULL, and `dblink_last_error()`,
+//!   `dblink_last_sqlstate()`, `dblink_last_detail()`, `dblink_last_hint()`
+//!   and `dblink_last_context()` describe it. They are thread-local, valid
+//!   until the thread's next pgdblink call, and a successful call clears
+//!   them. No panic crosses the boundary: an internal failure is the ERROR
+//!   `internal error: ...` (XX000).
+//! - **Memory.** A returned `char *` is freed with `dblink_free`, a `char **`
+//!   with `dblink_free_strings`, a `dblink_result *` with
+//!   `dblink_result_free`, each exactly once. A `const char *` is never
+//!   freed: it belongs to its result (valid until `dblink_result_free`) or
+//!   to the calling thread (`dblink_last_*`).
+//! - **Threads.** Every function may be called from any thread at any time,
+//!   on the same name or on different names (see the crate page's *Thread
+//!   safety*). `dblink_cancel_query` may be called while another thread
+//!   waits in `dblink_get_result` on the same name. A result may be read by
+//!   several threads at once, but freed only once, after the reads.
+//! - **Notices.** Where dblink raises a NOTICE, the callback set with
+//!   `dblink_set_notice_handler` is called, if any.
+//! - **Exit and fork.** Call `dblink_disconnect_all()` before exit (e.g.
+//!   from `atexit`); a child process after `fork()` must open its own
+//!   connections.
+//!
+//! # Example
+//!
+//! ```c
+//! #include <pgdblink.h>
+//! #include <stdio.h>
+//!
+//! static int report(void) {
+//!     fprintf(stderr, "ERROR %s: %s\n", dblink_last_sqlstate(), dblink_last_error());
+//!     if (dblink_last_detail()) fprintf(stderr, "DETAIL: %s\n", dblink_last_detail());
+//!     return 1;
+//! }
+//!
+//! int main(void) {
+//!     if (dblink_connect("a", "host=localhost dbname=postgres") != 1) return report();
+//!     if (dblink_send_query("a", "select g, g * g from generate_series(1, 3) g") != 1) {
+//!         char *why = dblink_error_message("a");   // e.g. another command is already in progress
+//!         fprintf(stderr, "not sent: %s\n", why ? why : "?");
+//!         dblink_free(why);
+//!         return 1;
+//!     }
+//!     for (;;) {
+//!         dblink_result *r = dblink_get_result("a", 1);   // blocks; dblink_wait_any waits on many
+//!         if (r == NULL) return report();
+//!         dblink_status st = dblink_result_status(r);
+//!         for (int i = 0; st == DBLINK_STATUS_TUPLES && i < dblink_result_ntuples(r); i++)
+//!             printf("%s squared is %s\n", dblink_result_getvalue(r, i, 0),
+//!                    dblink_result_getvalue(r, i, 1));
+//!         dblink_result_free(r);
+//!         if (st == DBLINK_STATUS_DONE) break;             // the end of the query
+//!     }
+//!     char *status = dblink_exec("a", "create temp table t(x int)", 1);  // "CREATE TABLE"
+//!     if (status == NULL) return report();
+//!     dblink_free(status);
+//!     dblink_disconnect("a");
+//!     return 0;
+//! }
+//! ```
+//!
+//! Build: `cargo build --release`, then `cc app.c -I include -L
+//! target/release -lpgdblink -Wl,-rpath,$PWD/target/release`.
+//!
+//! Internally, every entry point runs inside `guard`, which catches panics,
+//! clears the thread's last error on success and records it on failure.
 
 mod asynchronous;
 mod beyond;

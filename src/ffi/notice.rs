@@ -11,8 +11,20 @@ use crate::notice::{self, NoticeHandler};
 /// A C notice callback: `arg` as given at registration, the connection name
 /// (NULL: the unnamed or a temporary connection), then the notice's SQLSTATE,
 /// message, and detail, hint and context (each NULL when absent). The strings
-/// are valid only during the call. It may call pgdblink functions (no lock is
-/// held), and must not unwind (C++ exceptions, longjmp) through pgdblink.
+/// are valid only during the call (copy what you keep). It runs on the
+/// thread whose call produced the notice, so it may run on several threads
+/// at once; it may call pgdblink functions (no lock is held), and must not
+/// unwind (C++ exceptions, longjmp) through pgdblink.
+///
+/// ```c
+/// static void on_notice(void *arg, const char *connname, const char *sqlstate,
+///                       const char *message, const char *detail,
+///                       const char *hint, const char *context) {
+///     fprintf((FILE *)arg, "NOTICE %s on %s: %s\n", sqlstate,
+///             connname ? connname : "(unnamed)", message);
+/// }
+/// // dblink_set_notice_handler(on_notice, stderr);
+/// ```
 pub type DblinkNoticeFn = Option<
     extern "C" fn(
         arg: *mut c_void,
@@ -76,8 +88,12 @@ fn handler(callback: DblinkNoticeFn, arg: *mut c_void) -> Option<NoticeHandler> 
 
 /// Sets the process-wide handler of the NOTICEs dblink itself raises (e.g.
 /// `could not send query: another command is already in progress`, a remote
-/// error with fail_on_error = 0), per connection name. NULL removes it; off
-/// by default. Called on the thread whose call raised the notice.
+/// error with fail_on_error = 0, a truncated connection name), with the
+/// connection's name. `arg` is passed to every call, from whichever thread
+/// raised the notice: it must be usable from any thread. A NULL `callback`
+/// removes the handler; off by default (the notices are then dropped). A new
+/// handler replaces the previous one. See `dblink_notice_fn` (in Rust,
+/// `DblinkNoticeFn`).
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
     guard(|| {
@@ -88,8 +104,11 @@ pub extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut 
 
 /// Sets the process-wide handler of the notices and warnings the remote
 /// servers send (RAISE NOTICE, WARNING; SQLSTATE 00000 / 01xxx), which dblink
-/// does not pass on. NULL removes it; off by default (they are then dropped,
-/// never printed on stderr).
+/// does not pass on, with the connection's name (NULL: the unnamed or a
+/// temporary connection). Called on the thread whose call received the
+/// notice, after that call released its locks; `arg` as for
+/// `dblink_set_notice_handler`. A NULL `callback` removes it; off by default
+/// (they are then dropped, never printed on stderr).
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_set_server_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
     guard(|| {

@@ -58,20 +58,23 @@ fn count(n: usize) -> Result<c_int> {
         .map_err(|_| Error::new(sqlstate::INVALID_PARAMETER_VALUE, "count exceeds INT_MAX"))
 }
 
-/// The number of rows; -1 when `r` is NULL.
+/// The number of rows of a result (0 for DBLINK_STATUS_DONE, 1 for
+/// DBLINK_STATUS_COMMAND); -1 on ERROR (22004 when `r` is NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_ntuples(r: *const DblinkResult) -> c_int {
     guard(|| count(result_ref(r)?.ntuples()))
 }
 
-/// The number of columns; -1 when `r` is NULL.
+/// The number of columns of a result (0 for DBLINK_STATUS_DONE, 1 for
+/// DBLINK_STATUS_COMMAND: `status`); -1 on ERROR (22004 when `r` is NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_nfields(r: *const DblinkResult) -> c_int {
     guard(|| count(result_ref(r)?.nfields()))
 }
 
-/// The name of column `col`; NULL (and an ERROR) when out of range. Owned by
-/// the result: valid until `dblink_result_free`.
+/// The name of column `col` (from 0); NULL on ERROR (22023 when out of
+/// range, 22004 when `r` is NULL). Owned by the result: valid until
+/// `dblink_result_free`; do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *const c_char {
     guard(|| {
@@ -89,9 +92,10 @@ pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *co
     })
 }
 
-/// A cell's text, or NULL for SQL NULL (then `dblink_last_error()` is NULL)
-/// and on ERROR (index out of range, NULL result). Owned by the result:
-/// valid until `dblink_result_free`.
+/// A cell's text (row and column from 0), or NULL for SQL NULL (then
+/// `dblink_last_error()` is NULL; or ask `dblink_result_getisnull`) and on
+/// ERROR (22023 when out of range, 22004 when `r` is NULL). Owned by the
+/// result: valid until `dblink_result_free`; do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_getvalue(
     r: *const DblinkResult,
@@ -106,7 +110,8 @@ pub extern "C" fn dblink_result_getvalue(
     })
 }
 
-/// 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (out of range).
+/// 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (22023 when out of
+/// range, 22004 when `r` is NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_getisnull(r: *const DblinkResult, row: c_int, col: c_int) -> c_int {
     guard(|| {
@@ -115,16 +120,19 @@ pub extern "C" fn dblink_result_getisnull(r: *const DblinkResult, row: c_int, co
     })
 }
 
-/// What the result holds: rows, a command's status row, the end of the
-/// query, or a remote error reported as an empty set. DBLINK_STATUS_ERROR
-/// with an ERROR set when `r` is NULL.
+/// What the result holds: rows (DBLINK_STATUS_TUPLES), a command's status
+/// row (DBLINK_STATUS_COMMAND), the end of the query (DBLINK_STATUS_DONE),
+/// or a remote error reported as an empty set (DBLINK_STATUS_ERROR, with
+/// fail_on_error = 0). DBLINK_STATUS_ERROR with an ERROR set (22004) when
+/// `r` is NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status {
     guard(|| Ok(result_ref(r)?.status()))
 }
 
 /// For a DBLINK_STATUS_ERROR result: the remote error's message; NULL for
-/// other results. Owned by the result.
+/// other results (and on ERROR, when `r` is NULL). Owned by the result:
+/// valid until `dblink_result_free`; do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const c_char {
     guard(|| {
@@ -134,8 +142,9 @@ pub extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const 
     })
 }
 
-/// For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE; NULL for
-/// other results. Owned by the result.
+/// For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE (five
+/// characters); NULL for other results (and on ERROR, when `r` is NULL).
+/// Owned by the result: valid until `dblink_result_free`; do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_char {
     guard(|| {
@@ -145,7 +154,9 @@ pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_cha
     })
 }
 
-/// Frees a result. NULL is ignored.
+/// Frees a result returned by pgdblink (`dblink_get_result`, `dblink`,
+/// `dblink_fetch`, ...), once, with the strings its accessors returned.
+/// NULL is ignored. No other thread may be reading it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_result_free(r: *mut DblinkResult) {
     guard(|| {
