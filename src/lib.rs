@@ -207,10 +207,9 @@ pub use error::{Error, Result, sqlstate};
 pub use notice::{NoticeHandler, set_notice_handler, set_server_notice_handler};
 pub use result::{DblinkResult, Notification, Status};
 
-/// The version of the libpq linked in, as `PQlibVersion` reports it: major
-/// × 10000 + minor for a system libpq (e.g. 170004 for 17.4). The bundled
-/// libpq (pq-src) encodes its minor version differently (180600 for 18.6),
-/// so rely on the major version, `v / 10000`, which is right either way.
+/// The version of the libpq linked in, in PostgreSQL's format: major ×
+/// 10000 + minor (e.g. 180006 for 18.6, 170004 for 17.4). The bundled
+/// libpq's `PQlibVersion` says 180600 for 18.6; this corrects it.
 ///
 /// ```rust
 /// let major = pgdblink::libpq_version() / 10000;

@@ -254,11 +254,16 @@ pub fn connect_all(targets: &[(&str, &str)], timeout: Option<Duration>) -> Vec<R
 
 /// Registers an open connection under `name`, closing a replaced unnamed one.
 fn register(name: Option<&str>, conn: Conn) -> Result<()> {
+    warn_truncation(name);
+    registry::insert(name, Entry::new(conn))
+}
+
+/// dblink's NOTICE 42622 for a connection name longer than 63 bytes.
+fn warn_truncation(name: Option<&str>) {
     if let Some((long, short)) = name.and_then(|n| registry::truncated(n).map(|t| (n, t))) {
         let text = format!("identifier \"{long}\" will be truncated to \"{short}\"");
         crate::notice::emit(name, &Error::new(sqlstate::NAME_TOO_LONG, text));
     }
-    registry::insert(name, Entry::new(conn))
 }
 
 /// `PQreset`: closes the connection's socket and reconnects with the same
@@ -360,6 +365,7 @@ pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
     if conn.is_bad() {
         return Err(could_not_establish(&conn));
     }
+    warn_truncation(name);
     registry::insert(name, Entry::connecting(conn))
 }
 

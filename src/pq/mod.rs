@@ -11,10 +11,35 @@ pub(crate) use conn::{Conn, PollStatus, ServerNotice, TxStatus, capture_notices}
 pub(crate) use result::{PgResult, ResultKind};
 pub(crate) use wait::{Deadline, Interest, deadline_after, wait_sockets};
 
-/// libpq's version number (e.g. 180006), from `PQlibVersion`.
+/// libpq's version number in PostgreSQL's format (e.g. 180006 for 18.6),
+/// from `PQlibVersion`.
 pub(crate) fn lib_version() -> i32 {
     // SAFETY: PQlibVersion takes no arguments and only returns a constant.
-    unsafe { pq_sys::PQlibVersion() }
+    let v = unsafe { pq_sys::PQlibVersion() };
+    normalize_version(v)
+}
+
+/// The bundled libpq (pq-src) reports 18.6 as 180600; PostgreSQL's format
+/// (10 and later) is major * 10000 + minor, and a minor never reaches 100.
+fn normalize_version(v: i32) -> i32 {
+    let (major, rest) = (v / 10000, v % 10000);
+    if major >= 10 && rest >= 100 && rest % 100 == 0 {
+        major * 10000 + rest / 100
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_are_normalized_to_postgresql_format() {
+        assert_eq!(super::normalize_version(180600), 180006);
+        assert_eq!(super::normalize_version(180006), 180006);
+        assert_eq!(super::normalize_version(150018), 150018);
+        assert_eq!(super::normalize_version(170000), 170000);
+        assert_eq!(super::normalize_version(90624), 90624);
+    }
 }
 
 /// Copies a libpq-owned C string into an owned `String`, replacing invalid
