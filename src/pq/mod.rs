@@ -30,18 +30,6 @@ fn normalize_version(v: i32) -> i32 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn versions_are_normalized_to_postgresql_format() {
-        assert_eq!(super::normalize_version(180600), 180006);
-        assert_eq!(super::normalize_version(180006), 180006);
-        assert_eq!(super::normalize_version(150018), 150018);
-        assert_eq!(super::normalize_version(170000), 170000);
-        assert_eq!(super::normalize_version(90624), 90624);
-    }
-}
-
 /// Copies a libpq-owned C string into an owned `String`, replacing invalid
 /// UTF-8 (libpq's own messages may be localized in another encoding).
 ///
@@ -55,4 +43,16 @@ unsafe fn owned_text(ptr: *const std::os::raw::c_char) -> Option<String> {
     // SAFETY: the caller promises a valid NUL-terminated string.
     let cstr = unsafe { std::ffi::CStr::from_ptr(ptr) };
     Some(cstr.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_are_normalized_to_postgresql_format() {
+        assert_eq!(super::normalize_version(180600), 180006);
+        assert_eq!(super::normalize_version(180006), 180006);
+        assert_eq!(super::normalize_version(150018), 150018);
+        assert_eq!(super::normalize_version(170000), 170000);
+        assert_eq!(super::normalize_version(90624), 90624);
+    }
 }
