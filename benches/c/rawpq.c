@@ -1,0 +1,291 @@
+/*
+ * rawpq: the raw-libpq anchor of pgdblink's benchmark suite.
+ *
+ * Each workload makes exactly the libpq calls pgdblink makes for the same
+ * job (PQsendQuery; PQisBusy / poll(2) / PQconsumeInput until a result is
+ * ready; PQgetResult; PQgetvalue over every cell; PQclear), with no wrapper
+ * in between, so that "pgdblink / raw libpq" measures the wrapper alone.
+ * benches/suite builds it against the same libpq that pgdblink links (the
+ * bundled libpq 18 from pq-src) and runs it against the same server.
+ *
+ *   rawpq latency    CONNSTR N                 N x "SELECT 1" on one connection
+ *   rawpq fanout     CONNSTR NCONN SQL         NCONN connections, SQL sent to all, poll(2) gather
+ *   rawpq bulk       CONNSTR SQL CHUNK         one query, every cell read (CHUNK > 0: chunked rows mode)
+ *   rawpq connect    CONNSTR N                 N sequential PQconnectdb + PQsetClientEncoding
+ *   rawpq contention CONNSTR THREADS N         THREADS threads, each its own PGconn, N x "SELECT 1"
+ *
+ * Prints one line "RESULT key=value ..." (wall_ns, cpu_ns of the measuring
+ * thread, maxrss_kb of the process, ops, check) on stdout; errors go to
+ * stderr with exit status 1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "libpq-fe.h"
+
+static void die(const char *what, PGconn *conn) {
+    fprintf(stderr, "rawpq: %s%s%s\n", what, conn ? ": " : "", conn ? PQerrorMessage(conn) : "");
+    exit(1);
+}
+
+static int64_t now_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static long maxrss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static void report(int64_t wall_ns, int64_t cpu_ns, long long ops, unsigned long long check) {
+    printf("RESULT wall_ns=%lld cpu_ns=%lld maxrss_kb=%ld ops=%lld check=%llu libpq=%d\n",
+           (long long)wall_ns, (long long)cpu_ns, maxrss_kb(), ops, check, PQlibVersion());
+}
+
+static PGconn *connect_or_die(const char *connstr) {
+    PGconn *conn = PQconnectdb(connstr);
+    if (!conn || PQstatus(conn) != CONNECTION_OK)
+        die("connect failed", conn);
+    /* pgdblink (like dblink) sets the client encoding after connecting. */
+    if (PQsetClientEncoding(conn, "UTF8") != 0)
+        die("PQsetClientEncoding failed", conn);
+    return conn;
+}
+
+/* pgdblink's Conn::next_result: wait with poll(2) while PQisBusy, consuming
+ * input, then PQgetResult. */
+static PGresult *next_result(PGconn *conn) {
+    while (PQisBusy(conn)) {
+        struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+        if (p.fd < 0)
+            break;
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            die("poll failed", NULL);
+        if (!PQconsumeInput(conn))
+            break;
+    }
+    return PQgetResult(conn);
+}
+
+/* Reads every cell of a result (as a C string), returning the sum of lengths. */
+static unsigned long long read_cells(const PGresult *res) {
+    unsigned long long sum = 0;
+    int rows = PQntuples(res), cols = PQnfields(res);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            if (PQgetisnull(res, r, c))
+                continue;
+            sum += strlen(PQgetvalue(res, r, c));
+        }
+    return sum;
+}
+
+/* One query: send, then every result until NULL; returns the cells' check sum. */
+static unsigned long long round_trip(PGconn *conn, const char *sql, long long *rows) {
+    if (!PQsendQuery(conn, sql))
+        die("PQsendQuery failed", conn);
+    unsigned long long sum = 0;
+    PGresult *res;
+    while ((res = next_result(conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+            die("query failed", conn);
+        sum += read_cells(res);
+        if (rows)
+            *rows += PQntuples(res);
+        PQclear(res);
+    }
+    return sum;
+}
+
+static int latency(const char *connstr, long long n) {
+    PGconn *conn = connect_or_die(connstr);
+    for (int i = 0; i < 100; i++) /* warm-up, as in every implementation */
+        round_trip(conn, "SELECT 1", NULL);
+    unsigned long long check = 0;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (long long i = 0; i < n; i++)
+        check += round_trip(conn, "SELECT 1", NULL);
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    report(wall, cpu, n, check);
+    PQfinish(conn);
+    return 0;
+}
+
+static int fanout(const char *connstr, int nconn, const char *sql) {
+    PGconn **conns = calloc((size_t)nconn, sizeof *conns);
+    struct pollfd *fds = calloc((size_t)nconn, sizeof *fds);
+    int *idx = calloc((size_t)nconn, sizeof *idx);
+    if (!conns || !fds || !idx)
+        die("out of memory", NULL);
+    for (int i = 0; i < nconn; i++)
+        conns[i] = connect_or_die(connstr);
+    unsigned long long check = 0;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < nconn; i++)
+        if (!PQsendQuery(conns[i], sql))
+            die("PQsendQuery failed", conns[i]);
+    int pending = nconn;
+    char *done = calloc((size_t)nconn, 1);
+    while (pending > 0) {
+        /* Collect whatever is ready; wait on the sockets of the others. */
+        int nfds = 0;
+        for (int i = 0; i < nconn; i++) {
+            if (done[i])
+                continue;
+            PQconsumeInput(conns[i]);
+            while (!done[i] && !PQisBusy(conns[i])) {
+                PGresult *res = PQgetResult(conns[i]);
+                if (!res) {
+                    done[i] = 1;
+                    pending--;
+                    break;
+                }
+                if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                    die("query failed", conns[i]);
+                check += read_cells(res);
+                PQclear(res);
+            }
+            if (!done[i]) {
+                fds[nfds] = (struct pollfd){.fd = PQsocket(conns[i]), .events = POLLIN};
+                idx[nfds++] = i;
+            }
+        }
+        if (nfds > 0 && poll(fds, (nfds_t)nfds, -1) < 0 && errno != EINTR)
+            die("poll failed", NULL);
+    }
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    report(wall, cpu, nconn, check);
+    for (int i = 0; i < nconn; i++)
+        PQfinish(conns[i]);
+    free(done);
+    free(idx);
+    free(fds);
+    free(conns);
+    return 0;
+}
+
+static int bulk(const char *connstr, const char *sql, int chunk) {
+    PGconn *conn = connect_or_die(connstr);
+    unsigned long long check = 0;
+    long long rows = 0;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    if (chunk <= 0) {
+        check = round_trip(conn, sql, &rows);
+    } else {
+        if (!PQsendQuery(conn, sql))
+            die("PQsendQuery failed", conn);
+#ifdef LIBPQ_HAS_CHUNK_MODE
+        if (!PQsetChunkedRowsMode(conn, chunk))
+            die("PQsetChunkedRowsMode failed", conn);
+        const ExecStatusType piece = PGRES_TUPLES_CHUNK;
+#else
+        /* A system libpq older than 17: single-row mode, as pgdblink then uses. */
+        if (!PQsetSingleRowMode(conn))
+            die("PQsetSingleRowMode failed", conn);
+        const ExecStatusType piece = PGRES_SINGLE_TUPLE;
+#endif
+        PGresult *res;
+        while ((res = next_result(conn)) != NULL) {
+            ExecStatusType st = PQresultStatus(res);
+            if (st != piece && st != PGRES_TUPLES_OK)
+                die("query failed", conn);
+            check += read_cells(res);
+            rows += PQntuples(res);
+            PQclear(res);
+        }
+    }
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    report(wall, cpu, rows, check);
+    PQfinish(conn);
+    return 0;
+}
+
+static int connect_seq(const char *connstr, int n) {
+    PGconn **conns = calloc((size_t)n, sizeof *conns);
+    if (!conns)
+        die("out of memory", NULL);
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (int i = 0; i < n; i++)
+        conns[i] = connect_or_die(connstr);
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    report(wall, cpu, n, 0);
+    for (int i = 0; i < n; i++)
+        PQfinish(conns[i]);
+    free(conns);
+    return 0;
+}
+
+struct worker {
+    pthread_t thread;
+    PGconn *conn;
+    long long n;
+    unsigned long long check;
+    pthread_barrier_t *start;
+};
+
+static void *contention_worker(void *arg) {
+    struct worker *w = arg;
+    pthread_barrier_wait(w->start);
+    for (long long i = 0; i < w->n; i++)
+        w->check += round_trip(w->conn, "SELECT 1", NULL);
+    return NULL;
+}
+
+static int contention(const char *connstr, int threads, long long n) {
+    struct worker *ws = calloc((size_t)threads, sizeof *ws);
+    pthread_barrier_t start;
+    if (!ws || pthread_barrier_init(&start, NULL, (unsigned)threads + 1) != 0)
+        die("cannot set up threads", NULL);
+    for (int i = 0; i < threads; i++) {
+        ws[i].conn = connect_or_die(connstr);
+        for (int k = 0; k < 100; k++)
+            round_trip(ws[i].conn, "SELECT 1", NULL);
+        ws[i].n = n;
+        ws[i].start = &start;
+        if (pthread_create(&ws[i].thread, NULL, contention_worker, &ws[i]) != 0)
+            die("pthread_create failed", NULL);
+    }
+    pthread_barrier_wait(&start);
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+    unsigned long long check = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(ws[i].thread, NULL);
+        check += ws[i].check;
+    }
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    report(wall, cpu, (long long)threads * n, check);
+    for (int i = 0; i < threads; i++)
+        PQfinish(ws[i].conn);
+    pthread_barrier_destroy(&start);
+    free(ws);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "latency") == 0)
+        return latency(argv[2], atoll(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "fanout") == 0)
+        return fanout(argv[2], atoi(argv[3]), argv[4]);
+    if (argc >= 5 && strcmp(argv[1], "bulk") == 0)
+        return bulk(argv[2], argv[3], atoi(argv[4]));
+    if (argc >= 4 && strcmp(argv[1], "connect") == 0)
+        return connect_seq(argv[2], atoi(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "contention") == 0)
+        return contention(argv[2], atoi(argv[3]), atoll(argv[4]));
+    fprintf(stderr,
+            "usage: rawpq latency CONNSTR N | fanout CONNSTR NCONN SQL | bulk CONNSTR SQL CHUNK |\n"
+            "       connect CONNSTR N | contention CONNSTR THREADS N\n");
+    return 2;
+}
