@@ -6,6 +6,7 @@
 //! never waits for the reader it is meant to interrupt.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -13,6 +14,31 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::error::{Error, Result, sqlstate};
 use crate::pq::{Canceller, Conn};
+
+/// The name map's hash (FxHash's mixing): every call hashes its connection
+/// name, and SipHash cost a quarter of the wrapper's own per-call work. Names
+/// come from the host program, not from the network, so flooding resistance
+/// is not needed.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// dblink truncates connection names as identifiers: NAMEDATALEN - 1 bytes.
 const MAX_NAME_BYTES: usize = 63;
@@ -120,7 +146,7 @@ impl Entry {
 /// The registry: named connections and the unnamed slot, each separately
 /// locked.
 struct Registry {
-    named: RwLock<HashMap<String, Arc<Entry>>>,
+    named: RwLock<HashMap<String, Arc<Entry>, BuildHasherDefault<NameHasher>>>,
     unnamed: Mutex<Option<Arc<Entry>>>,
     /// dblink keeps the unnamed connection's cursor count and "dblink began
     /// the transaction" flag in a static slot that reconnecting and
@@ -130,7 +156,7 @@ struct Registry {
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
-    named: RwLock::new(HashMap::new()),
+    named: RwLock::new(HashMap::with_hasher(BuildHasherDefault::new())),
     unnamed: Mutex::new(None),
     unnamed_cursors: Mutex::new(CursorState {
         open_cursors: 0,

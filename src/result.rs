@@ -102,9 +102,9 @@ enum Body {
 pub struct DblinkResult {
     status: Status,
     body: Body,
-    error: Option<Error>,
+    error: Option<Box<Error>>,
     /// The error's message and SQLSTATE as C strings, for the C accessors.
-    error_c: Option<(CString, CString)>,
+    error_c: Option<Box<(CString, CString)>>,
 }
 
 /// One notification, as `dblink_get_notify` returns it (a row of
@@ -153,8 +153,8 @@ impl DblinkResult {
         DblinkResult {
             status: Status::Error,
             body: Body::Empty,
-            error_c: Some((c_text(&error.message), c_text(&error.sqlstate))),
-            error: Some(error),
+            error_c: Some(Box::new((c_text(&error.message), c_text(&error.sqlstate)))),
+            error: Some(Box::new(error)),
         }
     }
 
@@ -253,17 +253,17 @@ impl DblinkResult {
     /// # Ok::<(), pgdblink::Error>(())
     /// ```
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// The remote error's message as a C string (Error results only).
     pub(crate) fn error_message_cstr(&self) -> Option<&CStr> {
-        self.error_c.as_ref().map(|(m, _)| m.as_c_str())
+        self.error_c.as_deref().map(|(m, _)| m.as_c_str())
     }
 
     /// The remote error's SQLSTATE as a C string (Error results only).
     pub(crate) fn error_sqlstate_cstr(&self) -> Option<&CStr> {
-        self.error_c.as_ref().map(|(_, s)| s.as_c_str())
+        self.error_c.as_deref().map(|(_, s)| s.as_c_str())
     }
 
     /// The number of rows (0 for `Done`, 1 for `Command`).

@@ -9,7 +9,7 @@ use crate::pq::{Deadline, ResultKind};
 use crate::registry;
 use crate::result::{DblinkResult, Notification};
 
-use super::{DEFAULT_CANCEL_TIMEOUT, c_string, chomp, timed_out, with_conn};
+use super::{DEFAULT_CANCEL_TIMEOUT, c_string, chomp, timed_out, with_c_str, with_conn};
 
 /// `dblink_send_query(name, sql)`: dispatches `sql` (one or more statements)
 /// without waiting for it; collect the results with [`get_result`] until
@@ -32,12 +32,13 @@ use super::{DEFAULT_CANCEL_TIMEOUT, c_string, chomp, timed_out, with_conn};
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
-    let sql = c_string(sql, "sql")?;
-    let sent = with_conn(name, |conn| {
-        Ok(conn
-            .send_query(&sql)
-            .then_some(())
-            .ok_or_else(|| conn.error_message()))
+    let sent = with_c_str(sql, "sql", |sql| {
+        with_conn(name, |conn| {
+            Ok(conn
+                .send_query(sql)
+                .then_some(())
+                .ok_or_else(|| conn.error_message()))
+        })
     })?;
     Ok(report_send(name, sent))
 }

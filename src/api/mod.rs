@@ -15,7 +15,7 @@ pub use cursor::*;
 pub use sync::*;
 pub use wait::*;
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use crate::error::{Error, Result, sqlstate};
@@ -41,6 +41,20 @@ pub const DEFAULT_CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Text for libpq: a C string, refusing an interior NUL.
 pub(crate) fn c_string(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::interior_nul(what))
+}
+
+/// Runs `f` with `s` as a C string; short strings (most SQL) are copied to
+/// the stack instead of the heap, since this is on every send's path.
+pub(crate) fn with_c_str<T>(s: &str, what: &str, f: impl FnOnce(&CStr) -> Result<T>) -> Result<T> {
+    const SMALL: usize = 384;
+    if s.len() < SMALL {
+        let mut buf = [0u8; SMALL];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        let c =
+            CStr::from_bytes_with_nul(&buf[..=s.len()]).map_err(|_| Error::interior_nul(what))?;
+        return f(c);
+    }
+    f(&c_string(s, what)?)
 }
 
 /// libpq's message without its trailing newline (dblink's `pchomp`).

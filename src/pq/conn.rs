@@ -140,6 +140,9 @@ impl Conn {
 
     /// The server notices received since the last call.
     pub(crate) fn take_notices(&mut self) -> Vec<ServerNotice> {
+        if !CAPTURE_NOTICES.load(Ordering::Acquire) {
+            return Vec::new(); // nothing is kept while capture is off
+        }
         std::mem::take(&mut *self.notices.lock())
     }
 

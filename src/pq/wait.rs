@@ -34,9 +34,11 @@ fn remaining_ms(deadline: Deadline) -> c_int {
     }
 }
 
-/// Waits until `fd` is ready for `interest` or the deadline passes.
+/// Waits until `fd` is ready for `interest` or the deadline passes (one
+/// pollfd on the stack: this is on every blocking get_result's path).
 pub(crate) fn wait_socket(fd: c_int, interest: Interest, deadline: Deadline) -> WaitOutcome {
-    match wait_sockets(&[(fd, interest)], deadline) {
+    let mut one = [pollfd(fd, interest)];
+    match poll_until(&mut one, deadline) {
         Some(_) => WaitOutcome::Ready,
         None => WaitOutcome::TimedOut,
     }
@@ -46,28 +48,42 @@ pub(crate) fn wait_socket(fd: c_int, interest: Interest, deadline: Deadline) -> 
 /// ready ones, or `None` when the deadline passed. A negative fd is never
 /// ready.
 pub(crate) fn wait_sockets(fds: &[(c_int, Interest)], deadline: Deadline) -> Option<Vec<usize>> {
-    let mut pollfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&(fd, interest)| libc::pollfd {
-            fd,
-            events: match interest {
-                Interest::Read => libc::POLLIN,
-                Interest::Write => libc::POLLOUT,
-            },
-            revents: 0,
-        })
-        .collect();
+    let mut pollfds: Vec<libc::pollfd> = fds.iter().map(|&(fd, i)| pollfd(fd, i)).collect();
+    let all_failed = poll_until(&mut pollfds, deadline)?;
+    if all_failed {
+        return Some((0..pollfds.len()).collect());
+    }
+    Some(
+        (0..pollfds.len())
+            .filter(|&i| pollfds[i].revents != 0)
+            .collect(),
+    )
+}
+
+fn pollfd(fd: c_int, interest: Interest) -> libc::pollfd {
+    let events = match interest {
+        Interest::Read => libc::POLLIN,
+        Interest::Write => libc::POLLOUT,
+    };
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// poll(2) until something is ready (`Some(false)`), poll itself failed
+/// (`Some(true)`: EINVAL or ENOMEM; treat every socket as ready so that
+/// libpq's next call surfaces the real problem), or the deadline passed
+/// (`None`). EINTR is retried.
+fn poll_until(pollfds: &mut [libc::pollfd], deadline: Deadline) -> Option<bool> {
     loop {
         let timeout = remaining_ms(deadline);
         // SAFETY: `pollfds` is a live, exclusively borrowed array of
         // `pollfds.len()` initialized pollfd structs; poll only writes revents.
         let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, timeout) };
         if n > 0 {
-            return Some(
-                (0..pollfds.len())
-                    .filter(|&i| pollfds[i].revents != 0)
-                    .collect(),
-            );
+            return Some(false);
         }
         if n == 0 {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -75,11 +91,8 @@ pub(crate) fn wait_sockets(fds: &[(c_int, Interest)], deadline: Deadline) -> Opt
             }
             continue;
         }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            // poll itself failed (EINVAL, ENOMEM): report every socket as
-            // ready so that libpq's next call surfaces the real problem.
-            return Some((0..pollfds.len()).collect());
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return Some(true);
         }
     }
 }
