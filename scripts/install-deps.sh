@@ -13,6 +13,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 ls /usr/share/postgresql/*/extension/dblink.control >/dev/null 2>&1 || missing+=(postgresql-contrib)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -16,21 +16,63 @@ pub(crate) fn open_conn(connstr: &str) -> Result<Conn> {
     let c = c_string(connstr, "connection string")?;
     let mut conn =
         Conn::connectdb(&c).ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
-    if !conn.is_ok() {
-        return Err(could_not_establish(&conn));
-    }
-    if !conn.set_client_encoding(c"UTF8") {
-        return Err(could_not_establish(&conn));
+    if !conn.is_ok() || !conn.set_client_encoding(c"UTF8") {
+        return Err(could_not_establish(&conn, connstr));
     }
     Ok(conn)
 }
 
-fn could_not_establish(conn: &Conn) -> Error {
+/// dblink's 08001, with libpq's message as DETAIL. When `connstr` does not
+/// even parse, libpq's message quotes pieces of it; if it carries a password,
+/// those pieces are masked, so that a password never appears in an error
+/// (dblink passes them on; this is the one place pgdblink's text differs).
+fn could_not_establish(conn: &Conn, connstr: &str) -> Error {
+    let mut detail = chomp(conn.error_message());
+    if mentions_password(connstr)
+        && !c_string(connstr, "connstr").is_ok_and(|c| crate::pq::conninfo_parses(&c))
+    {
+        detail = mask_quoted(&detail);
+    }
     Error::new(
         sqlstate::UNABLE_TO_ESTABLISH,
         "could not establish connection",
     )
-    .with_detail(chomp(conn.error_message()))
+    .with_detail(detail)
+}
+
+/// Whether a connection string gives a password: a `password` keyword (or
+/// URI parameter), or a URI whose user info has a `user:password` part.
+fn mentions_password(connstr: &str) -> bool {
+    if connstr.to_ascii_lowercase().contains("password") {
+        return true;
+    }
+    let rest = connstr
+        .strip_prefix("postgresql://")
+        .or_else(|| connstr.strip_prefix("postgres://"));
+    rest.and_then(|r| r.split_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// Replaces the content of every double-quoted piece of `message` with ***,
+/// except single punctuation such as the `"="` of `missing "=" after ...`.
+fn mask_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut inside = true;
+    for part in parts {
+        out.push('"');
+        let punctuation = part.chars().count() == 1 && !part.chars().all(char::is_alphanumeric);
+        if inside && !punctuation {
+            out.push_str("***");
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    out
 }
 
 /// `dblink_connect([name,] connstr)`: opens a connection under `name`
@@ -176,16 +218,17 @@ fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
     }
     slots
         .into_iter()
-        .map(|slot| {
+        .zip(connstrs)
+        .map(|(slot, connstr)| {
             let (mut conn, status) = slot?;
             match status {
                 PollStatus::Ok => {
                     if !conn.set_client_encoding(c"UTF8") {
-                        return Err(could_not_establish(&conn));
+                        return Err(could_not_establish(&conn, connstr));
                     }
                     Ok(conn)
                 }
-                PollStatus::Failed => Err(could_not_establish(&conn)),
+                PollStatus::Failed => Err(could_not_establish(&conn, connstr)),
                 PollStatus::Reading | PollStatus::Writing => Err(Error::new(
                     sqlstate::UNABLE_TO_ESTABLISH,
                     "could not establish connection",
@@ -363,7 +406,7 @@ pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
     let conn = Conn::connect_start(&c)
         .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
     if conn.is_bad() {
-        return Err(could_not_establish(&conn));
+        return Err(could_not_establish(&conn, connstr));
     }
     warn_truncation(name);
     registry::insert(name, Entry::connecting(conn))
@@ -413,7 +456,8 @@ pub fn connect_poll(name: Option<&str>) -> Result<ConnectProgress> {
         PollStatus::Reading => return Ok(ConnectProgress::Reading(conn.socket())),
         PollStatus::Writing => return Ok(ConnectProgress::Writing(conn.socket())),
         PollStatus::Ok if conn.set_client_encoding(c"UTF8") => None,
-        PollStatus::Ok | PollStatus::Failed => Some(could_not_establish(conn)),
+        // The connection string parsed at connect_start: no piece is quoted.
+        PollStatus::Ok | PollStatus::Failed => Some(could_not_establish(conn, "")),
     };
     if let Some(err) = failed {
         drop(session);

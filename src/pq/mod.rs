@@ -30,6 +30,25 @@ fn normalize_version(v: i32) -> i32 {
     }
 }
 
+/// Whether libpq can parse `connstr` (`PQconninfoParse`), without
+/// connecting.
+pub(crate) fn conninfo_parses(connstr: &std::ffi::CStr) -> bool {
+    let mut errmsg: *mut std::os::raw::c_char = std::ptr::null_mut();
+    // SAFETY: `connstr` is a valid C string for the call; `errmsg` is a
+    // valid out-pointer that libpq sets to NULL or a malloc'd message.
+    let options = unsafe { pq_sys::PQconninfoParse(connstr.as_ptr(), &mut errmsg) };
+    // SAFETY: each is NULL or was allocated by libpq for us, freed once here.
+    unsafe {
+        if !errmsg.is_null() {
+            pq_sys::PQfreemem(errmsg.cast());
+        }
+        if !options.is_null() {
+            pq_sys::PQconninfoFree(options);
+        }
+    }
+    !options.is_null()
+}
+
 /// Copies a libpq-owned C string into an owned `String`, replacing invalid
 /// UTF-8 (libpq's own messages may be localized in another encoding).
 ///
