@@ -9,7 +9,7 @@ use crate::pq::{Deadline, ResultKind};
 use crate::registry;
 use crate::result::{DblinkResult, Notification};
 
-use super::{DEFAULT_CANCEL_TIMEOUT, c_string, chomp, timed_out, with_c_str, with_conn};
+use super::{DEFAULT_CANCEL_TIMEOUT, c_params, c_string, chomp, timed_out, with_c_str, with_conn};
 
 /// `dblink_send_query(name, sql)`: dispatches `sql` (one or more statements)
 /// without waiting for it; collect the results with [`get_result`] until
@@ -65,10 +65,7 @@ pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
 /// ```
 pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>]) -> Result<bool> {
     let sql = c_string(sql, "sql")?;
-    let owned = params
-        .iter()
-        .map(|p| p.map(|s| c_string(s, "parameter")).transpose())
-        .collect::<Result<Vec<_>>>()?;
+    let owned = c_params(params)?;
     let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
     let sent = with_conn(name, |conn| {
         Ok(conn

@@ -43,6 +43,14 @@ pub(crate) fn c_string(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::interior_nul(what))
 }
 
+/// Query parameters for libpq: C strings, `None` for SQL NULL.
+pub(crate) fn c_params(params: &[Option<&str>]) -> Result<Vec<Option<CString>>> {
+    params
+        .iter()
+        .map(|p| p.map(|s| c_string(s, "parameter")).transpose())
+        .collect()
+}
+
 /// Runs `f` with `s` as a C string; short strings (most SQL) are copied to
 /// the stack instead of the heap, since this is on every send's path.
 pub(crate) fn with_c_str<T>(s: &str, what: &str, f: impl FnOnce(&CStr) -> Result<T>) -> Result<T> {

@@ -7,7 +7,7 @@ use crate::result::DblinkResult;
 
 use super::asynchronous::remote_outcome;
 use super::connection::open_conn;
-use super::{c_string, chomp, with_conn};
+use super::{c_params, c_string, chomp, with_conn};
 
 /// dblink's `dblink_get_conn`: runs `f` on the connection named `target`
 /// (`None`: the unnamed one), or, when `target` is not a known name, on a
@@ -194,10 +194,7 @@ pub fn dblink_params(
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
     let sql = c_string(sql, "sql")?;
-    let owned = params
-        .iter()
-        .map(|p| p.map(|s| c_string(s, "parameter")).transpose())
-        .collect::<Result<Vec<_>>>()?;
+    let owned = c_params(params)?;
     let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
     run_query(conn_or_connstr, fail_on_error, |conn| {
         conn.send_query_params(&sql, &refs)
