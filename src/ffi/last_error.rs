@@ -30,20 +30,24 @@ pub(crate) fn set(err: Error) {
         hint: err.hint.as_deref().map(c),
         context: err.context.as_deref().map(c),
     };
-    LAST.with(|l| *l.borrow_mut() = Some(last));
+    // try_with/try_borrow_mut: never panic (a call during the thread's
+    // destruction, a re-entrant call from a notice callback) — these run
+    // outside the panic guard.
+    let _ = LAST.try_with(|l| l.try_borrow_mut().map(|mut v| *v = Some(last)));
 }
 
 pub(crate) fn clear() {
-    LAST.with(|l| *l.borrow_mut() = None);
+    let _ = LAST.try_with(|l| l.try_borrow_mut().map(|mut v| *v = None));
 }
 
 fn field(pick: impl Fn(&LastError) -> Option<&CString>) -> *const c_char {
-    LAST.with(|l| {
-        l.borrow()
-            .as_ref()
-            .and_then(|e| pick(e).map(|s| s.as_ptr()))
+    LAST.try_with(|l| {
+        l.try_borrow()
+            .ok()
+            .and_then(|v| v.as_ref().and_then(|e| pick(e).map(|s| s.as_ptr())))
             .unwrap_or(std::ptr::null())
     })
+    .unwrap_or(std::ptr::null())
 }
 
 /// The message of the ERROR raised by this thread's last pgdblink call, or
