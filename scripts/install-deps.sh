@@ -14,6 +14,11 @@ ls /usr/share/postgresql/*/extension/dblink.control >/dev/null 2>&1 || missing+=
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# --with-libpq-dev: also the system libpq's headers (only for the
+# system-libpq build mode; the default bundled build does not need them).
+if [ "${1:-}" = "--with-libpq-dev" ]; then
+  [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
