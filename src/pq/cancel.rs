@@ -15,7 +15,7 @@ pub(crate) struct Canceller {
     #[cfg(not(pgdblink_libpq_pre17))]
     raw: NonNull<pq_sys::PGcancelConn>,
     #[cfg(pgdblink_libpq_pre17)]
-    raw: NonNull<pq_sys::PGcancel>,
+    raw: std::sync::Arc<OldCancel>,
 }
 
 // SAFETY: the cancel handle holds copies of the connection's parameters and
@@ -81,15 +81,54 @@ impl Canceller {
     /// `PQgetCancel`; `None` when libpq could not allocate it.
     pub(crate) fn new(conn: &Conn) -> Option<Canceller> {
         // SAFETY: `conn` is a live, established PGconn borrowed for the call.
-        NonNull::new(unsafe { pq_sys::PQgetCancel(conn.as_ptr()) }).map(|raw| Canceller { raw })
+        let raw = NonNull::new(unsafe { pq_sys::PQgetCancel(conn.as_ptr()) })?;
+        Some(Canceller {
+            raw: std::sync::Arc::new(OldCancel(raw)),
+        })
     }
 
-    /// `PQcancel` (blocking, unencrypted, no timeout: libpq before 17 has no
-    /// other way). `Err` holds libpq's message.
-    pub(crate) fn cancel(&mut self, _deadline: Deadline) -> Result<(), String> {
+    /// `PQcancel` (unencrypted: libpq before 17 has no other way). PQcancel
+    /// itself cannot time out, so it runs on a helper thread and the wait for
+    /// it is bounded by `deadline`; past it the text is `cancel request timed
+    /// out` and the helper finishes (or stays blocked on a peer that never
+    /// answers) on its own. `Err` holds libpq's message.
+    pub(crate) fn cancel(&mut self, deadline: Deadline) -> Result<(), String> {
+        let handle = std::sync::Arc::clone(&self.raw);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("pgdblink-cancel".to_owned())
+            .spawn(move || {
+                let _ = tx.send(handle.cancel());
+            })
+            .map_err(|e| format!("could not start the cancel request: {e}"))?;
+        let outcome = match deadline {
+            None => rx.recv().ok(),
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(std::time::Instant::now())).ok(),
+        };
+        outcome.unwrap_or_else(|| Err("cancel request timed out".to_owned()))
+    }
+}
+
+/// A `PGcancel`, shared with the helper thread that sends the request.
+#[cfg(pgdblink_libpq_pre17)]
+pub(crate) struct OldCancel(NonNull<pq_sys::PGcancel>);
+
+// SAFETY: a PGcancel holds copies of the address and key only; PQcancel
+// reads it without modifying it (libpq documents it as safe even from a
+// signal handler), so sharing it between threads is sound.
+#[cfg(pgdblink_libpq_pre17)]
+unsafe impl Send for OldCancel {}
+// SAFETY: as above: every use is a read.
+#[cfg(pgdblink_libpq_pre17)]
+unsafe impl Sync for OldCancel {}
+
+#[cfg(pgdblink_libpq_pre17)]
+impl OldCancel {
+    fn cancel(&self) -> Result<(), String> {
         let mut buf = [0 as std::os::raw::c_char; 256];
-        // SAFETY: our live PGcancel; `buf` is writable for its full length.
-        let ok = unsafe { pq_sys::PQcancel(self.raw.as_ptr(), buf.as_mut_ptr(), buf.len() as i32) };
+        // SAFETY: a live PGcancel (freed only when the last Arc drops);
+        // `buf` is writable for its full length.
+        let ok = unsafe { pq_sys::PQcancel(self.0.as_ptr(), buf.as_mut_ptr(), buf.len() as i32) };
         if ok == 1 {
             return Ok(());
         }
@@ -100,9 +139,9 @@ impl Canceller {
 }
 
 #[cfg(pgdblink_libpq_pre17)]
-impl Drop for Canceller {
+impl Drop for OldCancel {
     fn drop(&mut self) {
-        // SAFETY: owned only by `self`, freed exactly once.
-        unsafe { pq_sys::PQfreeCancel(self.raw.as_ptr()) }
+        // SAFETY: owned only by the last Arc, freed exactly once.
+        unsafe { pq_sys::PQfreeCancel(self.0.as_ptr()) }
     }
 }
