@@ -103,7 +103,9 @@ impl Canceller {
             .map_err(|e| format!("could not start the cancel request: {e}"))?;
         let outcome = match deadline {
             None => rx.recv().ok(),
-            Some(d) => rx.recv_timeout(d.saturating_duration_since(std::time::Instant::now())).ok(),
+            Some(d) => rx
+                .recv_timeout(d.saturating_duration_since(std::time::Instant::now()))
+                .ok(),
         };
         outcome.unwrap_or_else(|| Err("cancel request timed out".to_owned()))
     }
