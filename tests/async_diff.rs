@@ -8,7 +8,7 @@
 mod support;
 
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pgdblink::{Error, Status};
 use support::{Oracle, Report, Rows, lit, shared, unique_name, unnamed_lock};
@@ -32,23 +32,7 @@ fn registry_exclusive() -> RwLockWriteGuard<'static, ()> {
         .unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Every NOTICE pgdblink raised in this process, with the connection name.
-type Recorded = Arc<Mutex<Vec<(Option<String>, Error)>>>;
-
-/// Installs (once) the recording notice handler and returns its buffer.
-fn recorder() -> &'static Recorded {
-    static RECORDED: OnceLock<Recorded> = OnceLock::new();
-    RECORDED.get_or_init(|| {
-        let buffer: Recorded = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
-        pgdblink::set_notice_handler(Some(Arc::new(move |name: Option<&str>, e: &Error| {
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((name.map(str::to_owned), e.clone()));
-        })));
-        buffer
-    })
-}
+use support::notices::recorder;
 
 /// dblink's key for a connection name: truncated to 63 bytes.
 fn name_key(name: &str) -> &str {

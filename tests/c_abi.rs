@@ -12,16 +12,14 @@
 
 mod support;
 
+use support::process::{show, wait_limited};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 /// The exit code valgrind uses when it found errors (or definite/indirect
 /// leaks, with `--errors-for-leak-kinds`).
 const VALGRIND_ERROR_EXIT: i32 = 99;
-
-/// How long one program may run under valgrind before it is killed.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// The crate root (where `include/` and `tests/c/` live).
 fn manifest_dir() -> PathBuf {
@@ -117,15 +115,6 @@ fn cc() -> Command {
     cmd
 }
 
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Compiles `tests/c/<name>.c` into a fresh binary and returns its path.
 fn compile(name: &str) -> PathBuf {
     let root = manifest_dir();
@@ -155,32 +144,6 @@ fn compile(name: &str) -> PathBuf {
         show(&out)
     );
     exe
-}
-
-/// Waits for `child`, killing it after [`RUN_LIMIT`].
-fn wait_limited(mut child: std::process::Child, what: &str) -> Output {
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() > RUN_LIMIT => {
-                // Our own child, killed by its handle.
-                let _ = child.kill();
-                let out = child
-                    .wait_with_output()
-                    .expect("collect the killed program");
-                panic!(
-                    "{what} ran longer than {RUN_LIMIT:?} and was killed\n{}",
-                    show(&out)
-                );
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    }
-    child
-        .wait_with_output()
-        .expect("collect the program's output")
 }
 
 /// Compiles `tests/c/<name>.c`, runs it under valgrind against the test

@@ -35,7 +35,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, PoisonError, mpsc};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -141,22 +141,7 @@ fn bounded<T: Send + 'static>(
 // Notices and comparable outcomes
 // ---------------------------------------------------------------------------
 
-type Recorded = Arc<Mutex<Vec<(Option<String>, Error)>>>;
-
-/// Installs (once) a notice handler recording every pgdblink NOTICE.
-fn recorder() -> &'static Recorded {
-    static RECORDED: OnceLock<Recorded> = OnceLock::new();
-    RECORDED.get_or_init(|| {
-        let buffer: Recorded = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
-        pgdblink::set_notice_handler(Some(Arc::new(move |name: Option<&str>, e: &Error| {
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((name.map(str::to_owned), e.clone()));
-        })));
-        buffer
-    })
-}
+use support::notices::recorder;
 
 /// Takes pgdblink's recorded notices for connection `name`.
 fn take_notices(name: &str) -> Vec<Rep> {

@@ -11,17 +11,15 @@
 
 mod support;
 
+use support::process::{show, wait_limited};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 /// The exit code given to valgrind for "errors or definite/indirect leaks".
 const VALGRIND_ERROR_EXIT: i32 = 99;
-
-/// How long one example may run (under valgrind too) before it is killed.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 /// The crate root.
 fn root() -> PathBuf {
@@ -50,15 +48,6 @@ fn scratch() -> &'static Path {
         std::fs::create_dir_all(dir.join("bin")).expect("create the scratch directory");
         dir
     })
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn stdout(out: &Output) -> String {
@@ -231,32 +220,6 @@ fn build_example(name: &str, link: Link) -> PathBuf {
         ),
     }
     exe
-}
-
-/// Waits for `child`, killing it after [`RUN_LIMIT`].
-fn wait_limited(mut child: std::process::Child, what: &str) -> Output {
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() > RUN_LIMIT => {
-                // Our own child, killed by its handle.
-                let _ = child.kill();
-                let out = child
-                    .wait_with_output()
-                    .expect("collect the killed program");
-                panic!(
-                    "{what} ran longer than {RUN_LIMIT:?} and was killed\n{}",
-                    show(&out)
-                );
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for {what}: {e}"),
-        }
-    }
-    child
-        .wait_with_output()
-        .expect("collect the program's output")
 }
 
 /// Runs an example (optionally under valgrind) with `PGDBLINK_DSN` set to

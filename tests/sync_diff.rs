@@ -19,7 +19,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pgdblink as pg;
@@ -108,21 +108,7 @@ fn rows(rs: &[&[&str]]) -> Rows {
 // ---------------------------------------------------------------------------
 // pgdblink's NOTICEs: one process-wide recording handler
 
-type Recorded = Mutex<Vec<(Option<String>, pg::Error)>>;
-
-fn recorder() -> &'static Arc<Recorded> {
-    static STORE: OnceLock<Arc<Recorded>> = OnceLock::new();
-    STORE.get_or_init(|| {
-        let store: Arc<Recorded> = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&store);
-        pg::set_notice_handler(Some(Arc::new(move |name: Option<&str>, e: &pg::Error| {
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((name.map(str::to_owned), e.clone()));
-        })));
-        store
-    })
-}
+use support::notices::recorder;
 
 /// Removes and returns the recorded notices for connection `name`.
 fn take_my_notices(name: Option<&str>) -> Vec<Rep> {

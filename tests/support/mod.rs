@@ -6,7 +6,9 @@
 //! `PG_BINDIR` to choose the PostgreSQL binaries. See [`server`].
 #![allow(dead_code, unused_imports)]
 
+pub mod notices;
 pub mod oracle;
+pub mod process;
 pub mod server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
