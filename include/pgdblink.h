@@ -381,8 +381,7 @@ int dblink_connect_timeout(const char *connname, const char *connstr, int timeou
 
 /**
  * Opens `n` named connections in parallel (non-blocking connects driven
- * together), so that opening 50 costs about one connection's latency;
- * bounded by `timeout_ms` (< 0: no bound). `names` and `connstrs` hold `n`
+ * together: the client waits for all the handshakes at once), bounded by `timeout_ms` (< 0: no bound). `names` and `connstrs` hold `n`
  * strings each. `ok`, when not NULL, has room for `n` ints and receives 1
  * or 0 per connection. Returns the number opened (the others failed as
  * `dblink_connect` would: 08001, 42710); when some failed, the last
