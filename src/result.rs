@@ -61,11 +61,28 @@ pub enum Status {
 
 enum Body {
     Empty,
-    Remote(PgResult),
+    /// A libpq result, with its dimensions read once (every cell access
+    /// checks them).
+    Remote {
+        res: PgResult,
+        ntuples: usize,
+        nfields: usize,
+    },
     Owned {
         columns: Vec<CString>,
         rows: Vec<Vec<Option<CString>>>,
     },
+}
+
+impl Body {
+    fn remote(res: PgResult) -> Body {
+        let (ntuples, nfields) = (res.ntuples(), res.nfields());
+        Body::Remote {
+            res,
+            ntuples,
+            nfields,
+        }
+    }
 }
 
 /// One result as dblink returns it: a status (`Status`, C `dblink_status`),
@@ -161,7 +178,7 @@ impl DblinkResult {
     /// The same result holding the rows of `res` (dblink returns the rows of
     /// an earlier result set alongside a later remote error).
     pub(crate) fn with_rows(mut self, res: PgResult) -> DblinkResult {
-        self.body = Body::Remote(res);
+        self.body = Body::remote(res);
         self
     }
 
@@ -176,7 +193,7 @@ impl DblinkResult {
         }
         DblinkResult {
             status: Status::Tuples,
-            body: Body::Remote(res),
+            body: Body::remote(res),
             error: None,
             error_c: None,
         }
@@ -276,7 +293,7 @@ impl DblinkResult {
     pub fn ntuples(&self) -> usize {
         match &self.body {
             Body::Empty => 0,
-            Body::Remote(r) => r.ntuples(),
+            Body::Remote { ntuples, .. } => *ntuples,
             Body::Owned { rows, .. } => rows.len(),
         }
     }
@@ -291,7 +308,7 @@ impl DblinkResult {
     pub fn nfields(&self) -> usize {
         match &self.body {
             Body::Empty => 0,
-            Body::Remote(r) => r.nfields(),
+            Body::Remote { nfields, .. } => *nfields,
             Body::Owned { columns, .. } => columns.len(),
         }
     }
@@ -308,7 +325,7 @@ impl DblinkResult {
     pub fn fname_cstr(&self, col: usize) -> Option<&CStr> {
         match &self.body {
             Body::Empty => None,
-            Body::Remote(r) => r.fname(col),
+            Body::Remote { res, .. } => res.fname(col),
             Body::Owned { columns, .. } => columns.get(col).map(CString::as_c_str),
         }
     }
@@ -352,7 +369,7 @@ impl DblinkResult {
         }
         match &self.body {
             Body::Empty => None,
-            Body::Remote(r) => r.value(row, col),
+            Body::Remote { res, .. } => res.value(row, col),
             Body::Owned { rows, .. } => rows[row][col].as_deref(),
         }
     }
