@@ -10,8 +10,8 @@ mod support;
 use std::fmt::Debug;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use pgdblink::{Error, Status};
-use support::{Oracle, Report, Rows, lit, shared, unique_name, unnamed_lock};
+use pgdblink::Status;
+use support::{Oracle, Rep, Rows, lit, shared, unique_name, unnamed_lock};
 
 // ---------------------------------------------------------------------------
 // Process-wide coordination
@@ -57,40 +57,6 @@ fn take_pg_notices(name: Option<&str>) -> Vec<Rep> {
 // ---------------------------------------------------------------------------
 // Comparable outcomes
 // ---------------------------------------------------------------------------
-
-/// An ERROR or NOTICE, reduced to what both worlds report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Rep {
-    sqlstate: String,
-    message: String,
-    detail: Option<String>,
-    hint: Option<String>,
-    context: Option<String>,
-}
-
-impl From<&Report> for Rep {
-    fn from(r: &Report) -> Rep {
-        Rep {
-            sqlstate: r.sqlstate.clone(),
-            message: r.message.clone(),
-            detail: r.detail.clone(),
-            hint: r.hint.clone(),
-            context: r.context.clone(),
-        }
-    }
-}
-
-impl From<&Error> for Rep {
-    fn from(e: &Error) -> Rep {
-        Rep {
-            sqlstate: e.sqlstate.clone(),
-            message: e.message.clone(),
-            detail: e.detail.clone(),
-            hint: e.hint.clone(),
-            context: e.context.clone(),
-        }
-    }
-}
 
 /// One call's outcome: its value or ERROR, and the NOTICEs it raised.
 #[derive(Debug, Clone, PartialEq, Eq)]

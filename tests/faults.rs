@@ -39,9 +39,9 @@ use std::sync::{Mutex, MutexGuard, Once, PoisonError, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use pgdblink::{Error, Status};
+use pgdblink::Status;
 use support::server::PrivateOptions;
-use support::{Oracle, Report, Rows, Server, lit, shared, unique_name};
+use support::{Oracle, Rep, Rows, Server, lit, shared, unique_name};
 
 /// How much longer than its own timeout a call may take before the test
 /// calls it hung.
@@ -150,40 +150,6 @@ fn take_notices(name: &str) -> Vec<Rep> {
         all.drain(..).partition(|(n, _)| n.as_deref() == Some(name));
     *all = rest;
     mine.iter().map(|(_, e)| Rep::from(e)).collect()
-}
-
-/// An ERROR or NOTICE, as both worlds report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Rep {
-    sqlstate: String,
-    message: String,
-    detail: Option<String>,
-    hint: Option<String>,
-    context: Option<String>,
-}
-
-impl From<&Report> for Rep {
-    fn from(r: &Report) -> Rep {
-        Rep {
-            sqlstate: r.sqlstate.clone(),
-            message: r.message.clone(),
-            detail: r.detail.clone(),
-            hint: r.hint.clone(),
-            context: r.context.clone(),
-        }
-    }
-}
-
-impl From<&Error> for Rep {
-    fn from(e: &Error) -> Rep {
-        Rep {
-            sqlstate: e.sqlstate.clone(),
-            message: e.message.clone(),
-            detail: e.detail.clone(),
-            hint: e.hint.clone(),
-            context: e.context.clone(),
-        }
-    }
 }
 
 /// What one call did: its value, rows, or ERROR, and the NOTICEs it raised.

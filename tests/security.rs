@@ -250,10 +250,8 @@ fn capture_stderr<T>(f: impl FnOnce() -> T) -> (T, String) {
     assert!(saved >= 0, "dup(2) failed");
     let restore = Restore(saved);
     // SAFETY: as above; fd 2 now writes to our file until `restore` drops.
-    assert!(
-        unsafe { libc::dup2(file.as_raw_fd(), 2) } >= 0,
-        "dup2 failed"
-    );
+    let redirected = unsafe { libc::dup2(file.as_raw_fd(), 2) };
+    assert!(redirected >= 0, "dup2 failed");
     let value = f();
     drop(restore);
     let written = fs::read_to_string(&path).unwrap_or_default();

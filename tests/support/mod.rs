@@ -14,7 +14,7 @@ pub mod server;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use oracle::{Oracle, Report, Rows, lit, lit_opt};
+pub use oracle::{Oracle, Rep, Report, Rows, lit, lit_opt};
 pub use server::{Server, shared};
 
 /// A connection name unique within this process, `<prefix>_<n>`.

@@ -179,3 +179,39 @@ pub fn lit(s: &str) -> String {
 pub fn lit_opt(s: Option<&str>) -> String {
     s.map_or_else(|| "NULL".to_owned(), lit)
 }
+
+/// An ERROR or NOTICE reduced to what both worlds report (the real dblink's
+/// [`Report`] without its severity, and pgdblink's `Error`), for comparing
+/// them value by value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rep {
+    pub sqlstate: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    pub context: Option<String>,
+}
+
+impl From<&Report> for Rep {
+    fn from(r: &Report) -> Rep {
+        Rep {
+            sqlstate: r.sqlstate.clone(),
+            message: r.message.clone(),
+            detail: r.detail.clone(),
+            hint: r.hint.clone(),
+            context: r.context.clone(),
+        }
+    }
+}
+
+impl From<&pgdblink::Error> for Rep {
+    fn from(e: &pgdblink::Error) -> Rep {
+        Rep {
+            sqlstate: e.sqlstate.clone(),
+            message: e.message.clone(),
+            detail: e.detail.clone(),
+            hint: e.hint.clone(),
+            context: e.context.clone(),
+        }
+    }
+}

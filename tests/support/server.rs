@@ -353,6 +353,7 @@ impl Local {
         let bindir = find_bindir()?;
         let psql = find_psql(Some(&bindir))
             .ok_or_else(|| format!("psql not found in {} or PATH", bindir.display()))?;
+        // SAFETY: geteuid takes no arguments and cannot fail.
         let root = unsafe { libc::geteuid() } == 0;
         let run_as = if root { RunAs::postgres()? } else { RunAs::Me };
         let dir = make_temp_dir(root)?;
@@ -573,6 +574,7 @@ impl Drop for Local {
             c.run();
             if let Some(pid) = c.watchdog {
                 // Reap the (now killed) watchdog.
+                // SAFETY: `pid` is our own child; a NULL status pointer is allowed.
                 unsafe {
                     libc::waitpid(pid, std::ptr::null_mut(), 0);
                 }
@@ -606,6 +608,7 @@ impl Cleanup {
         let _ = fs::remove_dir_all(&self.dir);
         if let Some(pid) = self.watchdog {
             // The watchdog runs in its own process group: end it and its `sleep`.
+            // SAFETY: kill takes plain integers; `-pid` is the watchdog's own group.
             unsafe {
                 libc::kill(-pid, libc::SIGTERM);
             }
@@ -629,6 +632,8 @@ extern "C" fn cleanup_at_exit() {
 fn register_cleanup(local: &Local) -> usize {
     static ATEXIT: Once = Once::new();
     static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+    // SAFETY: `cleanup_at_exit` is an `extern "C" fn()` valid for the whole
+    // program, which is all atexit requires.
     ATEXIT.call_once(|| unsafe {
         libc::atexit(cleanup_at_exit);
     });
@@ -682,6 +687,8 @@ enum RunAs {
 impl RunAs {
     fn postgres() -> Result<RunAs, String> {
         let name = CString::new("postgres").expect("no NUL in literal");
+        // SAFETY: `name` is a valid C string for the call; only the returned
+        // pointer's nullness is read.
         if unsafe { libc::getpwnam(name.as_ptr()) }.is_null() {
             return Err(format!(
                 "running as root, but there is no `postgres` system user to run initdb/postgres as; \
