@@ -239,7 +239,7 @@ struct dblink_result *dblink_get_notify(const char *connname);
  * Waits, without busy polling, until at least one of the `n` named
  * connections has a result ready (`dblink_get_result` would not block).
  * `names` holds `n` connection names (named connections only; a NULL entry
- * is the ERROR 22004). `timeout_ms` < 0 waits forever. A connection with no
+ * is the ERROR 22004). `timeout_ms` -1 waits forever (other negative values: 22023). A connection with no
  * query in progress, or a broken one, counts as ready. Returns the lowest
  * index (into `names`) of a ready connection, DBLINK_TIMED_OUT when the
  * timeout passed (or `n` is 0), -1 on ERROR (e.g. 08003 for an unknown
@@ -257,15 +257,44 @@ struct dblink_result *dblink_get_notify(const char *connname);
  * else fprintf(stderr, "%s\n", dblink_last_error());
  * ```
  */
-int dblink_wait_any(const char *const *names, int n, int timeout_ms_);
+int dblink_wait_any(const char *const *names,
+                    int n,
+                    int timeout_ms);
 
 /**
  * Waits until every one of the `n` named connections has a result ready,
- * as `dblink_wait_any` waits (`timeout_ms` < 0: forever). 1 when they all
+ * as `dblink_wait_any` waits (`timeout_ms` -1: forever). 1 when they all
  * have (at once when `n` is 0), 0 when the timeout passed first, -1 on
  * ERROR (e.g. 08003 for an unknown name). Not a dblink function.
  */
-int dblink_wait_all(const char *const *names, int n, int timeout_ms_);
+int dblink_wait_all(const char *const *names, int n, int timeout_ms);
+
+/**
+ * Waits, as `dblink_wait_any` does, until at least one of the `n` named
+ * connections has a result ready, then writes the index (into `names`,
+ * ascending) of EVERY ready connection into `ready`, which has room for
+ * `n` ints, and returns how many it wrote. DBLINK_TIMED_OUT when the
+ * timeout passed first (or `n` is 0), -1 on ERROR (e.g. 08003 for an
+ * unknown name, 22004 for a NULL `ready`). One call hands back every
+ * connection that became ready at once, so gathering N results costs one
+ * poll per wake-up and reads only the sockets that have data. Not a dblink
+ * function.
+ *
+ * ```c
+ * int ready[3], pending = 3;
+ * const char *names[] = {"a", "b", "c"};
+ * // ... dblink_send_query on each ...
+ * while (pending > 0) {
+ *     int k = dblink_wait_ready(names, 3, ready, 10000);
+ *     if (k < 0) break;                       // DBLINK_TIMED_OUT or -1
+ *     for (int j = 0; j < k; j++) { dblink_result *r = dblink_get_result(names[ready[j]], 1); dblink_result_free(r); }
+ * }
+ * ```
+ */
+int dblink_wait_ready(const char *const *names,
+                      int n,
+                      int *ready,
+                      int timeout_ms);
 
 /**
  * The connection's socket (`PQsocket`) for a host's own event loop (epoll,
@@ -332,7 +361,7 @@ struct dblink_result *dblink_params(const char *conn_or_connstr,
                                     int fail_on_error);
 
 /**
- * `dblink_get_result` that gives up after `timeout_ms` (< 0: never) with
+ * `dblink_get_result` that gives up after `timeout_ms` (-1: never) with
  * NULL and the ERROR 57014 `timed out after N ms waiting for a result`,
  * whatever fail_on_error says; the query keeps running and a later call
  * can still collect its results (or `dblink_cancel_query` stops it).
@@ -340,7 +369,7 @@ struct dblink_result *dblink_params(const char *conn_or_connstr,
  */
 struct dblink_result *dblink_get_result_timeout(const char *connname,
                                                 int fail_on_error,
-                                                int timeout_ms_);
+                                                int timeout_ms);
 
 /**
  * `dblink_cancel_query` whose request may take at most `timeout_ms`
@@ -348,7 +377,7 @@ struct dblink_result *dblink_get_result_timeout(const char *connname,
  * Otherwise as `dblink_cancel_query`: the caller frees the text with
  * `dblink_free`; NULL on ERROR. Not a dblink function.
  */
-char *dblink_cancel_query_timeout(const char *connname, int timeout_ms_);
+char *dblink_cancel_query_timeout(const char *connname, int timeout_ms);
 
 /**
  * `dblink_send_query` whose results stream: each `dblink_get_result`
@@ -372,16 +401,16 @@ char *dblink_cancel_query_timeout(const char *connname, int timeout_ms_);
 int dblink_send_query_chunked(const char *connname, const char *sql, int max_rows);
 
 /**
- * `dblink_connect` that gives up after `timeout_ms` (< 0: no limit beyond
+ * `dblink_connect` that gives up after `timeout_ms` (-1: no limit beyond
  * the connection string's connect_timeout): -1 with 08001 `could not
  * establish connection`, DETAIL `timed out after N ms`. Otherwise as
  * `dblink_connect`: 1 for 'OK', -1 on ERROR. Not a dblink function.
  */
-int dblink_connect_timeout(const char *connname, const char *connstr, int timeout_ms_);
+int dblink_connect_timeout(const char *connname, const char *connstr, int timeout_ms);
 
 /**
  * Opens `n` named connections in parallel (non-blocking connects driven
- * together: the client waits for all the handshakes at once), bounded by `timeout_ms` (< 0: no bound). `names` and `connstrs` hold `n`
+ * together: the client waits for all the handshakes at once), bounded by `timeout_ms` (-1: no bound). `names` and `connstrs` hold `n`
  * strings each. `ok`, when not NULL, has room for `n` ints and receives 1
  * or 0 per connection. Returns the number opened (the others failed as
  * `dblink_connect` would: 08001, 42710); when some failed, the last
@@ -401,7 +430,7 @@ int dblink_connect_timeout(const char *connname, const char *connstr, int timeou
 int dblink_connect_all(const char *const *names,
                        const char *const *connstrs,
                        int n,
-                       int timeout_ms_,
+                       int timeout_ms,
                        int *ok);
 
 /**

@@ -93,6 +93,9 @@ pub mod sqlstate {
     /// ...`, `commit error: ...`, and `internal error: ...` (a bug caught at
     /// the C boundary).
     pub const INTERNAL_ERROR: &str = "XX000";
+    /// feature_not_supported: `COPY is not supported here` (a COPY reached
+    /// through a dblink function, which cannot drive it).
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     /// out_of_memory: libpq could not allocate a connection.
     pub const OUT_OF_MEMORY: &str = "53200";
 }
@@ -162,6 +165,12 @@ impl Error {
     }
 
     /// A string argument that contains a NUL byte (libpq cannot carry it).
+    /// The same error with a HINT line.
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
     pub(crate) fn interior_nul(what: &str) -> Error {
         Error::new(
             sqlstate::INVALID_PARAMETER_VALUE,

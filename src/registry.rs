@@ -1,19 +1,58 @@
-//! The process-wide map of named connections, plus dblink's unnamed slot.
+//! The process-wide map of named connections, plus dblink's unnamed slot,
+//! and the concurrency model of one connection.
 //!
-//! Locking: the map lock is held only to look a name up, insert or remove it,
-//! never across a network wait. Each connection has its own lock (held while
-//! a call uses its `PGconn`) and its cancel handle has another, so a cancel
-//! never waits for the reader it is meant to interrupt.
+//! # Locks, and the order they are taken in
+//!
+//! 1. The **name map** (`RwLock`) and the **unnamed slot** (`Mutex`): held
+//!    only to look a name up, insert or remove it. Nothing else is locked
+//!    while one of them is held, and nothing waits while holding one.
+//! 2. A connection's **session** lock ([`Entry::lock`]): held by a call for
+//!    the whole time it uses the `PGconn`, network waits included. A call
+//!    with a timeout waits for it only until its deadline
+//!    ([`Entry::lock_until`]); a call without one waits as long as the call
+//!    in progress does. While holding it, a call may take (3) and (4), and
+//!    nothing else.
+//! 3. The **cancel slot** (`Mutex<Option<Arc<..>>>`): held only to clone or
+//!    replace the cancel handle, never across a wait. The **cancel request**
+//!    lock inside the handle is held across the cancel's network exchange,
+//!    bounded by the cancel's timeout, and is taken with no other lock held:
+//!    the cancel path never takes the session lock, so it cannot wait for
+//!    the reader it is meant to interrupt, nor deadlock with connect_poll or
+//!    reset (which hold the session and replace the handle).
+//! 4. The **wake socket** (`RwLock<Option<OwnedFd>>`): our own duplicate of
+//!    the connection's socket. wait_any/wait_all hold it shared across their
+//!    poll (with no session lock held: they never take (2) while holding
+//!    (4)); closing and reset hold it exclusively to replace it, after
+//!    shutting the socket down so that every poller has already woken.
+//!
+//! Connection state read without the session lock is atomic: whether the
+//! connection is closed, still connecting, or had a socket after its last
+//! call, and its epoch.
+//!
+//! # Waking waiters
+//!
+//! Every wait on a connection's socket, inside a call (under the session
+//! lock) or in wait_any (under the wake socket's shared lock), is woken by
+//! [`Entry::wake`]: it bumps the epoch and `shutdown(2)`s the socket through
+//! our duplicate, so every poller returns at once and every later read or
+//! write fails. A woken call sees the epoch changed and reports 08003 (the
+//! connection was closed) or 08006 (it was reset), instead of libpq's text.
+//! disconnect, disconnect_all, reset and the replacement of the unnamed
+//! connection wake first, then take the session lock (now promptly free),
+//! then close. A descriptor is only ever polled while we own it: the wake
+//! socket is closed only under its exclusive lock.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::{Canceller, Conn};
+use crate::pq::{self, Canceller, Conn, Deadline};
 
 /// The name map's hash (FxHash's mixing): every call hashes its connection
 /// name, and SipHash cost a quarter of the wrapper's own per-call work. Names
@@ -51,8 +90,11 @@ pub(crate) struct Session {
     pub(crate) open_cursors: u32,
     /// dblink's `newXactForCursor`: `open` began the remote transaction.
     pub(crate) new_xact_for_cursor: bool,
-    /// A non-blocking connect (`connect_start`) has not finished yet.
-    pub(crate) connecting: bool,
+    /// The last refused send's message and libpq's message length after
+    /// it: a send refused again with nothing new said is answered from
+    /// here instead of asking libpq, whose error text would grow by a line
+    /// on every refusal.
+    pub(crate) refused: Option<(usize, String)>,
 }
 
 /// dblink's cursor bookkeeping of a connection.
@@ -62,44 +104,95 @@ pub(crate) struct CursorState {
     new_xact_for_cursor: bool,
 }
 
+/// A cancel handle, behind the lock held across its network exchange.
+pub(crate) type CancelHandle = Arc<Mutex<Canceller>>;
+
 /// One registered connection.
 pub(crate) struct Entry {
     session: Mutex<Session>,
-    cancel: Mutex<Option<Canceller>>,
+    cancel: Mutex<Option<CancelHandle>>,
+    /// Our duplicate of the connection's socket (see the module docs).
+    wake: RwLock<Option<OwnedFd>>,
+    /// Bumped whenever the connection is closed or reset under a waiter.
+    epoch: AtomicU64,
+    closed: AtomicBool,
+    /// A non-blocking connect (`connect_start`) has not finished yet.
+    connecting: AtomicBool,
     /// Whether the connection still has a socket, as last seen by a call
     /// that held the session; read by cancel without the session lock.
     socket_open: AtomicBool,
+    /// The fork generation of the process that made it.
+    born: u64,
 }
 
 impl Entry {
+    /// An entry for an established connection.
     pub(crate) fn new(conn: Conn) -> Arc<Entry> {
-        let cancel = Canceller::new(&conn);
-        Entry::with(conn, cancel, false)
+        let entry = Entry::with(conn, false);
+        entry.arm(&entry.lock());
+        entry
     }
 
     /// An entry for a connection still being established (`connect_start`);
-    /// its cancel handle is made when the connect completes.
+    /// it is armed (cancel handle, wake socket) when the connect completes.
     pub(crate) fn connecting(conn: Conn) -> Arc<Entry> {
-        Entry::with(conn, None, true)
+        Entry::with(conn, true)
     }
 
-    fn with(conn: Conn, cancel: Option<Canceller>, connecting: bool) -> Arc<Entry> {
+    fn with(conn: Conn, connecting: bool) -> Arc<Entry> {
         Arc::new(Entry {
             session: Mutex::new(Session {
                 conn: Some(conn),
                 open_cursors: 0,
                 new_xact_for_cursor: false,
-                connecting,
+                refused: None,
             }),
-            cancel: Mutex::new(cancel),
+            cancel: Mutex::new(None),
+            wake: RwLock::new(None),
+            epoch: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            connecting: AtomicBool::new(connecting),
             socket_open: AtomicBool::new(true),
+            born: pq::process_generation(),
         })
     }
 
-    /// Records whether the connection still has a socket (after a call).
+    /// Makes an established connection's cancel handle and wake socket
+    /// (after connect, connect_poll's completion, or reset). Call with the
+    /// session held.
+    pub(crate) fn arm(&self, session: &Session) {
+        let Some(conn) = session.conn.as_ref() else {
+            return;
+        };
+        let fd = conn.socket();
+        self.socket_open.store(fd >= 0, Ordering::Release);
+        // SAFETY: `fd` is the socket of the connection we hold (the caller
+        // has the session), open for the duration of the call.
+        let dup = unsafe { pq::dup_socket(fd) };
+        let old = std::mem::replace(&mut *self.wake.write(), dup);
+        drop(old);
+        let handle = Canceller::new(conn).map(|c| Arc::new(Mutex::new(c)));
+        *self.cancel.lock() = handle;
+        self.connecting.store(false, Ordering::Release);
+    }
+
+    /// Makes our duplicate follow `fd`, the socket a reconnect is about to
+    /// wait on (the session is held: `fd` is open).
+    pub(crate) fn watch_socket(&self, fd: c_int) {
+        // SAFETY: `fd` is the socket of the connection whose session the
+        // caller holds, open for the duration of the call.
+        let dup = unsafe { pq::dup_socket(fd) };
+        let old = std::mem::replace(&mut *self.wake.write(), dup);
+        drop(old);
+    }
+
+    /// Records whether the connection still has a socket (after a call);
+    /// when libpq dropped it, ours is shut down and closed too.
     pub(crate) fn note_socket(&self, session: &Session) {
         let open = session.conn.as_ref().is_some_and(|c| c.socket() >= 0);
-        self.socket_open.store(open, Ordering::Release);
+        if self.socket_open.swap(open, Ordering::AcqRel) && !open {
+            self.retire_wake_socket();
+        }
     }
 
     /// Whether the connection had a socket after the last call on it.
@@ -107,32 +200,96 @@ impl Entry {
         self.socket_open.load(Ordering::Acquire)
     }
 
+    /// Whether a `connect_start` on it has not completed.
+    pub(crate) fn is_connecting(&self) -> bool {
+        self.connecting.load(Ordering::Acquire)
+    }
+
+    /// Whether it was closed (disconnected, or replaced).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The current epoch: a call remembers it, and a change while it waits
+    /// means it was woken by a close or reset.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
     /// Locks the session; waits for any call in progress on this connection.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Session> {
         self.session.lock()
     }
 
-    /// Locks the cancel handle only (never the session).
-    pub(crate) fn lock_cancel(&self) -> MutexGuard<'_, Option<Canceller>> {
-        self.cancel.lock()
+    /// Locks the session, waiting at most until `deadline` (`None`: as long
+    /// as it takes); `None` when the deadline passed first.
+    pub(crate) fn lock_until(&self, deadline: Deadline) -> Option<MutexGuard<'_, Session>> {
+        match deadline {
+            None => Some(self.session.lock()),
+            Some(d) => self.session.try_lock_until(d),
+        }
     }
 
-    /// Replaces the cancel handle (after a reset, the backend key changes).
-    pub(crate) fn renew_cancel(&self, conn: &Conn) {
-        self.socket_open
-            .store(conn.socket() >= 0, Ordering::Release);
-        *self.cancel.lock() = Canceller::new(conn);
+    /// The cancel handle, if the connection has one (taken without the
+    /// session lock).
+    pub(crate) fn cancel_handle(&self) -> Option<CancelHandle> {
+        self.cancel.lock().clone()
+    }
+
+    /// Our descriptor of the socket, held shared for a poll (wait_any).
+    pub(crate) fn wake_socket(&self) -> RwLockReadGuard<'_, Option<OwnedFd>> {
+        self.wake.read()
+    }
+
+    /// The raw number of the descriptor a wake-socket guard holds, -1 for none.
+    pub(crate) fn raw(guard: &Option<OwnedFd>) -> c_int {
+        guard.as_ref().map_or(-1, |fd| fd.as_raw_fd())
+    }
+
+    /// Wakes every thread waiting on this connection's socket (see the
+    /// module docs). Takes no session lock. In a process that inherited the
+    /// connection through fork, the shared socket is left alone.
+    pub(crate) fn wake(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(fd) = self.wake.read().as_ref() {
+            if !self.inherited() {
+                pq::shutdown_socket(fd);
+            }
+        }
+    }
+
+    /// Shuts our duplicate down (waking its pollers) and closes it.
+    fn retire_wake_socket(&self) {
+        if let Some(fd) = self.wake.read().as_ref() {
+            if !self.inherited() {
+                pq::shutdown_socket(fd);
+            }
+        }
+        let old = self.wake.write().take();
+        drop(old);
+    }
+
+    /// Whether this process inherited the connection through fork.
+    fn inherited(&self) -> bool {
+        self.born != pq::process_generation()
     }
 
     /// Takes the connection out for closing (`None` when already closed),
-    /// with its cursor bookkeeping.
+    /// with its cursor bookkeeping: wakes its waiters first, so the session
+    /// lock is free promptly.
     pub(crate) fn close(&self) -> (Option<Conn>, CursorState) {
+        self.closed.store(true, Ordering::Release);
+        self.wake();
         let mut s = self.session.lock();
         let state = CursorState {
             open_cursors: std::mem::take(&mut s.open_cursors),
             new_xact_for_cursor: std::mem::take(&mut s.new_xact_for_cursor),
         };
-        (s.conn.take(), state)
+        let conn = s.conn.take();
+        self.socket_open.store(false, Ordering::Release);
+        self.retire_wake_socket();
+        *self.cancel.lock() = None;
+        (conn, state)
     }
 
     /// Adopts cursor bookkeeping (dblink's unnamed slot keeps it).
@@ -165,7 +322,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
 });
 
 /// dblink's key for a name: truncated to 63 bytes on a character boundary.
-fn key(name: &str) -> &str {
+fn truncate(name: &str) -> &str {
     if name.len() <= MAX_NAME_BYTES {
         return name;
     }
@@ -176,16 +333,25 @@ fn key(name: &str) -> &str {
     &name[..end]
 }
 
+/// The key of a name: 22023 for a name with a NUL byte (no C caller could
+/// name it, and it could not be listed), else its truncation.
+fn key(name: &str) -> Result<&str> {
+    if name.as_bytes().contains(&0) {
+        return Err(Error::interior_nul("connection name"));
+    }
+    Ok(truncate(name))
+}
+
 /// The name dblink would register instead of `name`, when it truncates it.
 pub(crate) fn truncated(name: &str) -> Option<&str> {
-    let k = key(name);
+    let k = truncate(name);
     (k.len() != name.len()).then_some(k)
 }
 
 /// The connection registered under `name` (`None`: the unnamed one).
 pub(crate) fn lookup(name: Option<&str>) -> Result<Arc<Entry>> {
     let found = match name {
-        Some(n) => REGISTRY.named.read().get(key(n)).cloned(),
+        Some(n) => REGISTRY.named.read().get(key(n)?).cloned(),
         None => REGISTRY.unnamed.lock().clone(),
     };
     found.ok_or_else(|| Error::conn_not_available(name))
@@ -193,7 +359,7 @@ pub(crate) fn lookup(name: Option<&str>) -> Result<Arc<Entry>> {
 
 /// Whether `name` is registered (dblink's "is this a name or a connstr").
 pub(crate) fn contains(name: &str) -> bool {
-    REGISTRY.named.read().contains_key(key(name))
+    key(name).is_ok_and(|k| REGISTRY.named.read().contains_key(k))
 }
 
 /// Registers a new connection. A named one must be new (42710 `duplicate
@@ -202,14 +368,15 @@ pub(crate) fn contains(name: &str) -> bool {
 pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<()> {
     match name {
         Some(n) => {
+            let k = key(n)?;
             let mut map = REGISTRY.named.write();
-            if map.contains_key(key(n)) {
+            if map.contains_key(k) {
                 return Err(Error::new(
                     sqlstate::DUPLICATE_OBJECT,
                     "duplicate connection name",
                 ));
             }
-            map.insert(key(n).to_owned(), entry);
+            map.insert(k.to_owned(), entry);
             Ok(())
         }
         None => {
@@ -238,7 +405,8 @@ fn close_unnamed(entry: &Entry) -> CursorState {
 pub(crate) fn remove(name: Option<&str>) -> Result<()> {
     match name {
         Some(n) => {
-            let removed = REGISTRY.named.write().remove(key(n));
+            let k = key(n)?;
+            let removed = REGISTRY.named.write().remove(k);
             let entry = removed.ok_or_else(|| Error::conn_not_available(name))?;
             drop(entry.close());
         }
@@ -256,9 +424,12 @@ pub(crate) fn remove(name: Option<&str>) -> Result<()> {
 pub(crate) fn remove_entry(name: Option<&str>, entry: &Arc<Entry>) {
     let removed = match name {
         Some(n) => {
+            let Ok(k) = key(n) else {
+                return;
+            };
             let mut map = REGISTRY.named.write();
-            match map.get(key(n)) {
-                Some(e) if Arc::ptr_eq(e, entry) => map.remove(key(n)),
+            match map.get(k) {
+                Some(e) if Arc::ptr_eq(e, entry) => map.remove(k),
                 _ => None,
             }
         }
@@ -274,11 +445,17 @@ pub(crate) fn remove_entry(name: Option<&str>, entry: &Arc<Entry>) {
     drop(entry.close());
 }
 
-/// Unregisters and closes every connection, named and unnamed.
+/// Unregisters and closes every connection, named and unnamed. Every
+/// waiter on any of them is woken first, so each close finds its session
+/// free promptly.
 pub(crate) fn remove_all() {
     let named: Vec<Arc<Entry>> = REGISTRY.named.write().drain().map(|(_, e)| e).collect();
-    named.iter().for_each(|e| drop(e.close()));
     let unnamed = REGISTRY.unnamed.lock().take();
+    for e in named.iter().chain(&unnamed) {
+        e.closed.store(true, Ordering::Release);
+        e.wake();
+    }
+    named.iter().for_each(|e| drop(e.close()));
     if let Some(e) = unnamed {
         close_unnamed(&e);
     }

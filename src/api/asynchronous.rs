@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use crate::error::{Error, Result, sqlstate};
 use crate::notice;
-use crate::pq::{Deadline, ResultKind};
+use crate::pq::{Deadline, Fetched, ResultKind};
 use crate::registry;
 use crate::result::{DblinkResult, Notification};
 
-use super::{DEFAULT_CANCEL_TIMEOUT, c_params, c_string, chomp, timed_out, with_c_str, with_conn};
+use super::{
+    DEFAULT_CANCEL_TIMEOUT, c_params, c_string, chomp, copy_refused, send_on, timed_out,
+    with_c_str, with_conn, with_session, with_session_until,
+};
 
 /// `dblink_send_query(name, sql)`: dispatches `sql` (one or more statements)
 /// without waiting for it; collect the results with [`get_result`] until
@@ -33,12 +36,7 @@ use super::{DEFAULT_CANCEL_TIMEOUT, c_params, c_string, chomp, timed_out, with_c
 /// ```
 pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
     let sent = with_c_str(sql, "sql", |sql| {
-        with_conn(name, |conn| {
-            Ok(conn
-                .send_query(sql)
-                .then_some(())
-                .ok_or_else(|| conn.error_message()))
-        })
+        with_session(name, |s, ctx| send_on(s, ctx, |conn| conn.send_query(sql)))
     })?;
     Ok(report_send(name, sent))
 }
@@ -67,11 +65,8 @@ pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>])
     let sql = c_string(sql, "sql")?;
     let owned = c_params(params)?;
     let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
-    let sent = with_conn(name, |conn| {
-        Ok(conn
-            .send_query_params(&sql, &refs)
-            .then_some(())
-            .ok_or_else(|| conn.error_message()))
+    let sent = with_session(name, |s, ctx| {
+        send_on(s, ctx, |conn| conn.send_query_params(&sql, &refs))
     })?;
     Ok(report_send(name, sent))
 }
@@ -103,21 +98,25 @@ pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>])
 pub fn send_query_chunked(name: Option<&str>, sql: &str, max_rows: usize) -> Result<bool> {
     let sql = c_string(sql, "sql")?;
     let chunk = std::os::raw::c_int::try_from(max_rows.max(1)).unwrap_or(std::os::raw::c_int::MAX);
-    let sent = with_conn(name, |conn| {
-        if !conn.send_query(&sql) {
-            return Ok(Err(conn.error_message()));
-        }
-        if !set_streaming(conn, chunk) {
-            return Err(Error::new(
-                sqlstate::INTERNAL_ERROR,
-                format!(
-                    "failed to set chunked-rows mode: {}",
-                    chomp(conn.error_message())
-                ),
-            ));
-        }
-        Ok(Ok(()))
+    let mut streaming = Ok(());
+    let sent = with_session(name, |s, ctx| {
+        send_on(s, ctx, |conn| {
+            if !conn.send_query(&sql) {
+                return false;
+            }
+            if !set_streaming(conn, chunk) {
+                streaming = Err(Error::new(
+                    sqlstate::INTERNAL_ERROR,
+                    format!(
+                        "failed to set chunked-rows mode: {}",
+                        chomp(conn.error_message())
+                    ),
+                ));
+            }
+            true
+        })
     })?;
+    streaming?;
     Ok(report_send(name, sent))
 }
 
@@ -160,7 +159,7 @@ fn report_send(name: Option<&str>, sent: std::result::Result<(), String>) -> boo
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn is_busy(name: Option<&str>) -> Result<bool> {
-    with_conn(name, |conn| {
+    with_conn(name, |conn, _| {
         conn.consume_input();
         Ok(conn.is_busy())
     })
@@ -233,14 +232,20 @@ fn get_result_within(
     timeout: Option<Duration>,
 ) -> Result<DblinkResult> {
     let deadline: Deadline = crate::pq::deadline_after(timeout);
-    let outcome = with_conn(name, |conn| {
-        let res = conn
-            .next_result(deadline)
-            .map_err(|()| timed_out("waiting for a result", timeout))?;
-        Ok(match res {
-            None => Ok(DblinkResult::done()),
-            Some(r) if r.kind() != ResultKind::Other => Ok(DblinkResult::from_remote(r)),
-            Some(r) => Err(Error::remote(
+    let late = || timed_out("waiting for a result", timeout);
+    let outcome = with_session_until(name, deadline, late, |s, ctx| {
+        let conn = s
+            .conn
+            .as_mut()
+            .ok_or_else(|| Error::conn_not_available(name))?;
+        let fetched = conn
+            .next_result(deadline, &|| ctx.interrupted())
+            .map_err(|stop| ctx.stopped(stop, late))?;
+        Ok(match fetched {
+            Fetched::Done => Ok(DblinkResult::done()),
+            Fetched::CopyRefused => Err(copy_refused()),
+            Fetched::Result(r) if r.kind() != ResultKind::Other => Ok(DblinkResult::from_remote(r)),
+            Fetched::Result(r) => Err(Error::remote(
                 Some(&r),
                 &conn.error_message(),
                 name,
@@ -314,26 +319,37 @@ pub fn cancel_query(name: Option<&str>) -> Result<String> {
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<String> {
+    let deadline = crate::pq::deadline_after(Some(timeout));
     let entry = registry::lookup(name)?;
+    if entry.is_connecting() {
+        return Err(super::still_connecting(name));
+    }
+    if entry.is_closed() {
+        return Err(Error::conn_not_available(name));
+    }
     if !entry.socket_open() {
         // What libpq 17's PQcancelCreate, and so dblink 17, reports for a
         // connection whose socket libpq has closed.
         return Ok("connection not open".to_owned());
     }
-    let mut cancel = entry.lock_cancel();
-    let Some(canceller) = cancel.as_mut() else {
-        // No handle: the connect has not finished, or libpq had no memory.
-        if entry.lock().connecting {
-            return Err(super::still_connecting(name));
-        }
+    // No handle: libpq had no memory for one.
+    let Some(handle) = entry.cancel_handle() else {
         return Ok("out of memory".to_owned());
     };
-    Ok(
-        match canceller.cancel(crate::pq::deadline_after(Some(timeout))) {
-            Ok(()) => "OK".to_owned(),
-            Err(msg) => msg,
-        },
-    )
+    drop(entry);
+    // Another thread's cancel on this connection: wait for it only until
+    // our own deadline.
+    let locked = match deadline {
+        None => Some(handle.lock()),
+        Some(d) => handle.try_lock_until(d),
+    };
+    let Some(mut canceller) = locked else {
+        return Ok("cancel request timed out".to_owned());
+    };
+    Ok(match canceller.cancel(deadline) {
+        Ok(()) => "OK".to_owned(),
+        Err(msg) => msg,
+    })
 }
 
 /// `dblink_error_message(name)`: libpq's last error message for the
@@ -350,7 +366,7 @@ pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<Str
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn error_message(name: Option<&str>) -> Result<String> {
-    with_conn(name, |conn| {
+    with_conn(name, |conn, _| {
         let msg = chomp(conn.error_message());
         Ok(if msg.is_empty() { "OK".to_owned() } else { msg })
     })
@@ -372,7 +388,7 @@ pub fn error_message(name: Option<&str>) -> Result<String> {
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn get_notify(name: Option<&str>) -> Result<Vec<Notification>> {
-    let drained = with_conn(name, |conn| {
+    let drained = with_conn(name, |conn, _| {
         conn.consume_input();
         Ok(std::iter::from_fn(|| conn.notifies()).collect::<Vec<_>>())
     });

@@ -3,22 +3,90 @@
 use std::os::raw::c_int;
 use std::time::Duration;
 
+use std::time::Instant;
+
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::{Conn, Interest, PollStatus, deadline_after, wait_sockets};
+use crate::pq::{
+    Conn, ConnParams, Deadline, Interest, PollStatus, deadline_after, earlier, wait_sockets,
+};
 use crate::registry::{self, Entry};
 
 use super::{c_string, chomp};
 
-/// Opens a connection as dblink does: the outcome of a failed attempt is
-/// 08001 `could not establish connection` with libpq's message as DETAIL.
-/// The client encoding is set to UTF8, since every string here is UTF-8.
-pub(crate) fn open_conn(connstr: &str) -> Result<Conn> {
-    let c = c_string(connstr, "connection string")?;
-    let mut conn =
-        Conn::connectdb(&c).ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
-    if !conn.is_ok() || !conn.set_client_encoding(c"UTF8") {
-        return Err(could_not_establish(&conn, connstr));
+/// A connection string made ready to connect with: parsed, its
+/// client_encoding checked and set to UTF8 (sent in the startup packet, so
+/// no round trip follows the connect), and the bound its connect_timeout
+/// sets on the whole connect.
+pub(crate) struct Target {
+    params: ConnParams,
+    /// connect_timeout × the number of hosts (libpq gives each host the
+    /// timeout); `None`: no bound.
+    pub(crate) bound: Option<Duration>,
+}
+
+impl Target {
+    /// dblink's 08001 for an unparsable string (libpq's message as DETAIL,
+    /// masked when it carries a password); 22023 for a NUL byte or a
+    /// client_encoding other than UTF8.
+    pub(crate) fn parse(connstr: &str) -> Result<Target> {
+        let c = c_string(connstr, "connection string")?;
+        let mut params = ConnParams::parse(&c).map_err(|msg| could_not_establish(&msg, connstr))?;
+        if let Some(enc) = params.get("client_encoding") {
+            if !is_utf8(enc) {
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("client_encoding \"{enc}\" is not supported: pgdblink exchanges text as UTF8"),
+                )
+                .with_hint(
+                    "Leave client_encoding out (pgdblink sets UTF8). To read bytes that are not valid UTF-8 from a SQL_ASCII database, select them as bytea (convert_to(col, 'SQL_ASCII')).",
+                ));
+            }
+        }
+        params.set(c"client_encoding", c"UTF8");
+        let bound = connect_bound(&params);
+        Ok(Target { params, bound })
     }
+}
+
+/// Whether an encoding name is UTF8 as PostgreSQL spells it (case and
+/// punctuation aside: utf8, UTF-8, unicode).
+fn is_utf8(enc: &str) -> bool {
+    let norm: String = enc
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    norm == "utf8" || norm == "unicode"
+}
+
+/// The bound a connection string's connect_timeout sets (libpq: seconds,
+/// at least 2, per host; 0 or none: no bound).
+fn connect_bound(params: &ConnParams) -> Option<Duration> {
+    let secs: i64 = params.get("connect_timeout")?.trim().parse().ok()?;
+    if secs <= 0 {
+        return None;
+    }
+    let hosts = params
+        .get("host")
+        .or_else(|| params.get("hostaddr"))
+        .map_or(1, |h| h.split(',').count().max(1));
+    let per_host = u64::try_from(secs.max(2)).ok()?;
+    Some(Duration::from_secs(per_host.saturating_mul(hosts as u64)))
+}
+
+/// Opens a connection as dblink does (libpq's blocking connect, which
+/// honours connect_timeout and multiple hosts itself): the outcome of a
+/// failed attempt is 08001 `could not establish connection` with libpq's
+/// message as DETAIL. The client encoding is UTF8, since every string here
+/// is UTF-8.
+pub(crate) fn open_conn(connstr: &str) -> Result<Conn> {
+    let target = Target::parse(connstr)?;
+    let mut conn = Conn::connectdb(&target.params)
+        .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
+    if !conn.is_ok() || !conn.set_nonblocking() {
+        return Err(could_not_establish(&conn.error_message(), connstr));
+    }
+    conn.reconnect_bound = target.bound;
     Ok(conn)
 }
 
@@ -26,8 +94,8 @@ pub(crate) fn open_conn(connstr: &str) -> Result<Conn> {
 /// even parse, libpq's message quotes pieces of it; if it carries a password,
 /// those pieces are masked, so that a password never appears in an error
 /// (dblink passes them on; this is the one place pgdblink's text differs).
-fn could_not_establish(conn: &Conn, connstr: &str) -> Error {
-    let mut detail = chomp(conn.error_message());
+fn could_not_establish(message: &str, connstr: &str) -> Error {
+    let mut detail = chomp(message.to_owned());
     if mentions_password(connstr)
         && !c_string(connstr, "connstr").is_ok_and(|c| crate::pq::conninfo_parses(&c))
     {
@@ -172,47 +240,71 @@ pub fn get_connections() -> Option<Vec<String>> {
     (!names.is_empty()).then_some(names)
 }
 
-/// Drives non-blocking connects (`PQconnectStart` + `PQconnectPoll`) for all
-/// `connstrs` at once until each is up, failed, or the deadline passed.
+/// Drives non-blocking connects (`PQconnectStartParams` +
+/// `PQconnectPoll`) for all `connstrs` at once until each is up, failed, or
+/// its deadline passed: the call's `timeout` or the connection string's
+/// connect_timeout, whichever is earlier.
 fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
     let deadline = deadline_after(timeout);
-    let mut slots: Vec<Result<(Conn, PollStatus)>> = connstrs
+    let mut slots: Vec<Result<Slot>> = connstrs
         .iter()
         .map(|cs| {
-            let c = c_string(cs, "connection string")?;
-            let conn = Conn::connect_start(&c)
+            let target = Target::parse(cs)?;
+            let mut conn = Conn::connect_start(&target.params)
                 .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
-            // A connection string libpq rejects fails at once, with no socket.
+            conn.reconnect_bound = target.bound;
             let status = if conn.is_bad() {
                 PollStatus::Failed
             } else {
+                // Just after the start, libpq says to act as if the poll
+                // had returned WRITING.
                 PollStatus::Writing
             };
-            Ok((conn, status))
+            // The earlier bound wins, and names itself in the message.
+            let own = deadline_after(target.bound);
+            let (deadline, bound) = if own.is_some() && earlier(own, deadline) == own {
+                (own, target.bound)
+            } else {
+                (deadline, timeout)
+            };
+            Ok(Slot {
+                conn,
+                status,
+                deadline,
+                bound,
+                timed_out: false,
+            })
         })
         .collect();
-    // Just after PQconnectStart, libpq says to behave as if PQconnectPoll
-    // had returned WRITING: wait for the socket, then poll.
     loop {
-        let waiting: Vec<(usize, (c_int, Interest))> = slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| match slot {
-                Ok((conn, PollStatus::Reading)) => Some((i, (conn.socket(), Interest::Read))),
-                Ok((conn, PollStatus::Writing)) => Some((i, (conn.socket(), Interest::Write))),
-                _ => None,
-            })
-            .collect();
+        let now = Instant::now();
+        let mut waiting: Vec<(usize, (c_int, Interest))> = Vec::new();
+        let mut next: Deadline = None;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Ok(slot) = slot else { continue };
+            let interest = match slot.status {
+                PollStatus::Reading => Interest::Read,
+                PollStatus::Writing => Interest::Write,
+                _ => continue,
+            };
+            if slot.deadline.is_some_and(|d| d <= now) {
+                slot.status = PollStatus::Failed;
+                slot.timed_out = true;
+                continue;
+            }
+            next = earlier(next, slot.deadline);
+            waiting.push((i, (slot.conn.socket(), interest)));
+        }
         if waiting.is_empty() {
             break;
         }
         let fds: Vec<(c_int, Interest)> = waiting.iter().map(|&(_, fd)| fd).collect();
-        let Some(ready) = wait_sockets(&fds, deadline) else {
-            break;
+        let Some(ready) = wait_sockets(&fds, next) else {
+            continue; // an earliest deadline passed: marked on the next round
         };
         for i in ready.into_iter().map(|r| waiting[r].0) {
-            if let Ok((conn, status)) = &mut slots[i] {
-                *status = conn.connect_poll();
+            if let Ok(slot) = &mut slots[i] {
+                slot.status = slot.conn.connect_poll();
             }
         }
     }
@@ -220,26 +312,31 @@ fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
         .into_iter()
         .zip(connstrs)
         .map(|(slot, connstr)| {
-            let (mut conn, status) = slot?;
-            match status {
-                PollStatus::Ok => {
-                    if !conn.set_client_encoding(c"UTF8") {
-                        return Err(could_not_establish(&conn, connstr));
-                    }
-                    Ok(conn)
-                }
-                PollStatus::Failed => Err(could_not_establish(&conn, connstr)),
-                PollStatus::Reading | PollStatus::Writing => Err(Error::new(
+            let mut slot = slot?;
+            match slot.status {
+                _ if slot.timed_out => Err(Error::new(
                     sqlstate::UNABLE_TO_ESTABLISH,
                     "could not establish connection",
                 )
                 .with_detail(format!(
                     "timed out after {} ms",
-                    timeout.map_or(0, |t| t.as_millis())
+                    slot.bound.map_or(0, |t| t.as_millis())
                 ))),
+                PollStatus::Ok if slot.conn.set_nonblocking() => Ok(slot.conn),
+                _ => Err(could_not_establish(&slot.conn.error_message(), connstr)),
             }
         })
         .collect()
+}
+
+/// One connect of [`open_all`] in progress.
+struct Slot {
+    conn: Conn,
+    status: PollStatus,
+    deadline: Deadline,
+    /// The bound that sets `deadline`, for the message.
+    bound: Option<Duration>,
+    timed_out: bool,
 }
 
 /// [`connect`] that gives up after `timeout` (08001 `could not establish
@@ -331,22 +428,48 @@ fn warn_truncation(name: Option<&str>) {
 /// ```
 pub fn reset(name: Option<&str>) -> Result<()> {
     let entry = registry::lookup(name)?;
-    let mut session = entry.lock();
-    let conn = session
-        .conn
-        .as_mut()
-        .ok_or_else(|| Error::conn_not_available(name))?;
-    conn.reset();
-    if !conn.is_ok() {
-        return Err(Error::new(
-            sqlstate::CONNECTION_FAILURE,
-            chomp(conn.error_message()),
-        ));
+    if entry.is_connecting() {
+        return Err(super::still_connecting(name));
     }
-    conn.set_client_encoding(c"UTF8");
-    entry.renew_cancel(conn);
+    // Wake every waiter on the connection, so its session is free promptly.
+    entry.wake();
+    let mut session = entry.lock();
+    if entry.is_connecting() {
+        return Err(super::still_connecting(name));
+    }
+    let conn = match session.conn.as_mut() {
+        Some(c) if !entry.is_closed() => c,
+        _ => return Err(Error::conn_not_available(name)),
+    };
+    let bound = conn.reconnect_bound;
+    let epoch = entry.epoch();
+    let ok = conn.reset_start()
+        && conn
+            .establish(
+                true,
+                deadline_after(bound),
+                &|| entry.epoch() != epoch,
+                &mut |fd| entry.watch_socket(fd),
+            )
+            .map_err(|stop| match stop {
+                crate::pq::Stop::TimedOut => Error::new(
+                    sqlstate::CONNECTION_FAILURE,
+                    format!(
+                        "timed out after {} ms reconnecting",
+                        bound.map_or(0, |b| b.as_millis())
+                    ),
+                ),
+                crate::pq::Stop::Interrupted => Error::conn_not_available(name),
+            })?;
+    if !ok {
+        let err = Error::new(sqlstate::CONNECTION_FAILURE, chomp(conn.error_message()));
+        entry.note_socket(&session);
+        return Err(err);
+    }
     session.open_cursors = 0;
     session.new_xact_for_cursor = false;
+    session.refused = None;
+    entry.arm(&session);
     Ok(())
 }
 
@@ -402,12 +525,13 @@ pub enum ConnectProgress {
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
-    let c = c_string(connstr, "connection string")?;
-    let conn = Conn::connect_start(&c)
+    let target = Target::parse(connstr)?;
+    let mut conn = Conn::connect_start(&target.params)
         .ok_or_else(|| Error::new(sqlstate::OUT_OF_MEMORY, "out of memory"))?;
     if conn.is_bad() {
-        return Err(could_not_establish(&conn, connstr));
+        return Err(could_not_establish(&conn.error_message(), connstr));
     }
+    conn.reconnect_bound = target.bound;
     warn_truncation(name);
     registry::insert(name, Entry::connecting(conn))
 }
@@ -441,30 +565,34 @@ pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
 /// ```
 pub fn connect_poll(name: Option<&str>) -> Result<ConnectProgress> {
     let entry = registry::lookup(name)?;
-    let mut session = entry.lock();
-    if !session.connecting {
-        return match session.conn {
-            Some(_) => Ok(ConnectProgress::Ready),
-            None => Err(Error::conn_not_available(name)),
+    // Never waits for a call in progress on a connection that is up.
+    if !entry.is_connecting() {
+        return if entry.is_closed() {
+            Err(Error::conn_not_available(name))
+        } else {
+            Ok(ConnectProgress::Ready)
         };
     }
-    let conn = session
-        .conn
-        .as_mut()
-        .ok_or_else(|| Error::conn_not_available(name))?;
+    let mut session = entry.lock();
+    let conn = match session.conn.as_mut() {
+        Some(c) if !entry.is_closed() => c,
+        _ => return Err(Error::conn_not_available(name)),
+    };
+    if !entry.is_connecting() {
+        return Ok(ConnectProgress::Ready); // another thread's poll completed it
+    }
     let failed = match conn.connect_poll() {
         PollStatus::Reading => return Ok(ConnectProgress::Reading(conn.socket())),
         PollStatus::Writing => return Ok(ConnectProgress::Writing(conn.socket())),
-        PollStatus::Ok if conn.set_client_encoding(c"UTF8") => None,
+        PollStatus::Ok if conn.set_nonblocking() => None,
         // The connection string parsed at connect_start: no piece is quoted.
-        PollStatus::Ok | PollStatus::Failed => Some(could_not_establish(conn, "")),
+        PollStatus::Ok | PollStatus::Failed => Some(could_not_establish(&conn.error_message(), "")),
     };
     if let Some(err) = failed {
         drop(session);
         registry::remove_entry(name, &entry);
         return Err(err);
     }
-    entry.renew_cancel(conn);
-    session.connecting = false;
+    entry.arm(&session);
     Ok(ConnectProgress::Ready)
 }

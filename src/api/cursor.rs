@@ -2,7 +2,7 @@
 //! transaction rules.
 
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::{ResultKind, TxStatus};
+use crate::pq::{Last, ResultKind, TxStatus};
 use crate::registry::Session;
 use crate::result::DblinkResult;
 
@@ -62,11 +62,13 @@ pub fn open(
     fail_on_error: bool,
 ) -> Result<String> {
     let declare = c_string(&format!("DECLARE {cursorname} CURSOR FOR {sql}"), "sql")?;
-    with_session(name, |s| {
+    with_session(name, |s, ctx| {
         let conn = conn_of(s, name)?;
         if conn.transaction_status() == TxStatus::Idle {
-            let begun = conn.exec_last(c"BEGIN");
-            if begun.as_ref().map(|r| r.kind()) != Some(ResultKind::Command) {
+            let begun = conn
+                .exec_last(c"BEGIN", &|| ctx.interrupted())
+                .map_err(|e| ctx.interrupted_error(e))?;
+            if begun.result().map(|r| r.kind()) != Some(ResultKind::Command) {
                 return Err(internal_error("begin error", conn.error_message()));
             }
             s.new_xact_for_cursor = true;
@@ -76,12 +78,14 @@ pub fn open(
             s.open_cursors += 1;
         }
         let conn = conn_of(s, name)?;
-        let res = conn.exec_last(&declare);
-        if res.as_ref().map(|r| r.kind()) == Some(ResultKind::Command) {
+        let res = conn
+            .exec_last(&declare, &|| ctx.interrupted())
+            .map_err(|e| ctx.interrupted_error(e))?;
+        if res.result().map(|r| r.kind()) == Some(ResultKind::Command) {
             return Ok("OK".to_owned());
         }
         let doing = format!("while opening cursor \"{cursorname}\"");
-        let err = Error::remote(res.as_ref(), &conn.error_message(), name, &doing);
+        let err = Error::remote(res.result(), &conn.error_message(), name, &doing);
         remote_status(name, fail_on_error, err)
     })
 }
@@ -113,21 +117,24 @@ pub fn fetch(
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
     let sql = c_string(&format!("FETCH {howmany} FROM {cursorname}"), "cursorname")?;
-    let outcome = with_session(name, |s| {
+    let outcome = with_session(name, |s, ctx| {
         let conn = conn_of(s, name)?;
-        let res = conn.exec_last(&sql);
+        let res = conn
+            .exec_last(&sql, &|| ctx.interrupted())
+            .map_err(|e| ctx.interrupted_error(e))?;
         Ok(match res {
-            Some(r) if r.kind() == ResultKind::Tuples => Ok(DblinkResult::from_remote(r)),
-            Some(r) if r.kind() == ResultKind::Command => {
+            Last::Result(r) if r.kind() == ResultKind::Tuples => Ok(DblinkResult::from_remote(r)),
+            Last::Result(r) if r.kind() == ResultKind::Command => {
                 return Err(Error::new(
                     sqlstate::INVALID_CURSOR_NAME,
                     format!("cursor \"{cursorname}\" does not exist"),
                 ));
             }
+            Last::CopyRefused => Err(super::copy_refused()),
             other => {
                 let doing = format!("while fetching from cursor \"{cursorname}\"");
                 Err(Error::remote(
-                    other.as_ref(),
+                    other.result(),
                     &conn.error_message(),
                     name,
                     &doing,
@@ -162,12 +169,14 @@ pub fn fetch(
 /// ```
 pub fn close(name: Option<&str>, cursorname: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(&format!("CLOSE {cursorname}"), "cursorname")?;
-    with_session(name, |s| {
+    with_session(name, |s, ctx| {
         let conn = conn_of(s, name)?;
-        let res = conn.exec_last(&sql);
-        if res.as_ref().map(|r| r.kind()) != Some(ResultKind::Command) {
+        let res = conn
+            .exec_last(&sql, &|| ctx.interrupted())
+            .map_err(|e| ctx.interrupted_error(e))?;
+        if res.result().map(|r| r.kind()) != Some(ResultKind::Command) {
             let doing = format!("while closing cursor \"{cursorname}\"");
-            let err = Error::remote(res.as_ref(), &conn.error_message(), name, &doing);
+            let err = Error::remote(res.result(), &conn.error_message(), name, &doing);
             return remote_status(name, fail_on_error, err);
         }
         if s.new_xact_for_cursor {
@@ -175,8 +184,10 @@ pub fn close(name: Option<&str>, cursorname: &str, fail_on_error: bool) -> Resul
             if s.open_cursors == 0 {
                 s.new_xact_for_cursor = false;
                 let conn = conn_of(s, name)?;
-                let committed = conn.exec_last(c"COMMIT");
-                if committed.as_ref().map(|r| r.kind()) != Some(ResultKind::Command) {
+                let committed = conn
+                    .exec_last(c"COMMIT", &|| ctx.interrupted())
+                    .map_err(|e| ctx.interrupted_error(e))?;
+                if committed.result().map(|r| r.kind()) != Some(ResultKind::Command) {
                     return Err(internal_error("commit error", conn.error_message()));
                 }
             }

@@ -19,8 +19,9 @@ use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::Conn;
-use crate::registry::{self, Session};
+use crate::pq::{Conn, Deadline, Stop, TxStatus};
+use crate::registry::{self, Entry, Session};
+use parking_lot::MutexGuard;
 
 /// How long a cancel request may take by default: 30 s, dblink 17's bound.
 /// [`cancel_query`] uses it; [`cancel_query_timeout`] takes its own.
@@ -73,20 +74,97 @@ pub(crate) fn chomp(mut s: String) -> String {
     s
 }
 
+/// What a call holding a connection's session knows about it: whether
+/// another thread closed or reset it meanwhile (see `registry`'s docs on
+/// waking waiters).
+pub(crate) struct Ctx<'a> {
+    entry: &'a Entry,
+    epoch: u64,
+    name: Option<&'a str>,
+}
+
+impl Ctx<'_> {
+    /// Whether the connection was closed or reset since the call began.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.entry.epoch() != self.epoch
+    }
+
+    /// The error for a wait that stopped early: `timeout()` for the
+    /// caller's deadline, else 08003 (closed) or 08006 (reset).
+    pub(crate) fn stopped(&self, stop: Stop, timeout: impl FnOnce() -> Error) -> Error {
+        match stop {
+            Stop::TimedOut => timeout(),
+            Stop::Interrupted if self.entry.is_closed() => Error::conn_not_available(self.name),
+            Stop::Interrupted => Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                format!("{} was reset by another thread", which(self.name)),
+            ),
+        }
+    }
+
+    /// For waits without a deadline: only an interruption can stop them.
+    pub(crate) fn interrupted_error(&self, stop: Stop) -> Error {
+        self.stopped(stop, || timed_out("", None))
+    }
+}
+
 /// Runs `f` on the session of the connection `name`, holding its lock.
 pub(crate) fn with_session<T>(
     name: Option<&str>,
-    f: impl FnOnce(&mut Session) -> Result<T>,
+    f: impl FnOnce(&mut Session, &Ctx) -> Result<T>,
+) -> Result<T> {
+    with_session_until(name, None, || timed_out("", None), f)
+}
+
+/// [`with_session`] that waits for the connection's lock only until
+/// `deadline`, failing with `on_timeout()` past it.
+pub(crate) fn with_session_until<T>(
+    name: Option<&str>,
+    deadline: Deadline,
+    on_timeout: impl FnOnce() -> Error,
+    f: impl FnOnce(&mut Session, &Ctx) -> Result<T>,
 ) -> Result<T> {
     let entry = registry::lookup(name)?;
-    let mut session = entry.lock();
-    if session.conn.is_none() {
-        return Err(Error::conn_not_available(name));
-    }
-    if session.connecting {
+    let Some(mut session) = lock_session(&entry, name, deadline)? else {
+        return Err(on_timeout());
+    };
+    let ctx = Ctx {
+        entry: &entry,
+        epoch: entry.epoch(),
+        name,
+    };
+    let outcome = f(&mut session, &ctx);
+    release(&entry, name, session);
+    outcome
+}
+
+/// Locks the session of `entry` (registered as `name`) until `deadline`
+/// (`Ok(None)` past it) and checks that it can be used: 08003 once closed,
+/// while still connecting, or in a process that inherited it by fork.
+pub(crate) fn lock_session<'e>(
+    entry: &'e Entry,
+    name: Option<&str>,
+    deadline: Deadline,
+) -> Result<Option<MutexGuard<'e, Session>>> {
+    let Some(session) = entry.lock_until(deadline) else {
+        return Ok(None);
+    };
+    let conn = match session.conn.as_ref() {
+        Some(c) if !entry.is_closed() => c,
+        _ => return Err(Error::conn_not_available(name)),
+    };
+    if entry.is_connecting() {
         return Err(still_connecting(name));
     }
-    let outcome = f(&mut session);
+    if conn.is_foreign() {
+        return Err(inherited(name));
+    }
+    Ok(Some(session))
+}
+
+/// Ends a call on a session: records its socket's state, unlocks, then
+/// delivers the server notices it received (no lock held).
+pub(crate) fn release(entry: &Entry, name: Option<&str>, mut session: MutexGuard<'_, Session>) {
     entry.note_socket(&session);
     let notices = session
         .conn
@@ -95,30 +173,91 @@ pub(crate) fn with_session<T>(
         .unwrap_or_default();
     drop(session);
     crate::notice::emit_server(name, notices);
-    outcome
 }
 
 /// Runs `f` on the `PGconn` of the connection `name`, holding its lock.
 pub(crate) fn with_conn<T>(
     name: Option<&str>,
-    f: impl FnOnce(&mut Conn) -> Result<T>,
+    f: impl FnOnce(&mut Conn, &Ctx) -> Result<T>,
 ) -> Result<T> {
-    with_session(name, |s| match s.conn.as_mut() {
-        Some(conn) => f(conn),
+    with_session(name, |s, ctx| match s.conn.as_mut() {
+        Some(conn) => f(conn, ctx),
         None => Err(Error::conn_not_available(name)),
     })
+}
+
+/// Sends a query on the session's connection with `send` (which only
+/// queues it: the connection is non-blocking), then flushes it, waiting
+/// as long as it takes (woken by a close or reset). `Ok(Err(message))`
+/// when it was not sent, dblink's 0. A send refused because the previous
+/// query is unfinished, again with nothing new said since the last
+/// refusal, is answered without asking libpq, whose message would grow by
+/// a line each time.
+pub(crate) fn send_on(
+    s: &mut Session,
+    ctx: &Ctx,
+    send: impl FnOnce(&mut Conn) -> bool,
+) -> Result<std::result::Result<(), String>> {
+    let conn = s
+        .conn
+        .as_mut()
+        .ok_or_else(|| Error::conn_not_available(ctx.name))?;
+    if let Some((len, msg)) = &s.refused {
+        if conn.transaction_status() == TxStatus::Active && conn.error_message_len() == *len {
+            return Ok(Err(msg.clone()));
+        }
+    }
+    if !send(conn) {
+        let msg = conn.error_message();
+        s.refused = Some((msg.len(), msg.clone()));
+        return Ok(Err(msg));
+    }
+    s.refused = None;
+    match conn.flush(None, &|| ctx.interrupted()) {
+        Ok(true) => Ok(Ok(())),
+        Ok(false) => Ok(Err(conn.error_message())),
+        Err(stop) => Err(ctx.interrupted_error(stop)),
+    }
+}
+
+/// "connection \"a\"", or "the unnamed connection".
+fn which(name: Option<&str>) -> String {
+    name.map_or_else(
+        || "the unnamed connection".to_owned(),
+        |n| format!("connection \"{n}\""),
+    )
+}
+
+/// The error for a call, in a child process, on a connection inherited
+/// through fork (it belongs to the parent: nothing is sent on it).
+fn inherited(name: Option<&str>) -> Error {
+    Error::new(
+        sqlstate::CONNECTION_DOES_NOT_EXIST,
+        format!(
+            "{} was opened by another process: after fork, open connections of your own",
+            which(name)
+        ),
+    )
+}
+
+/// The error for a COPY reached through a dblink function, which cannot
+/// drive one (it was ended: COPY TO's data discarded, COPY FROM aborted).
+pub(crate) fn copy_refused() -> Error {
+    Error::new(sqlstate::FEATURE_NOT_SUPPORTED, "COPY is not supported here")
+        .with_detail(
+            "The dblink functions cannot drive a COPY: the data of COPY TO was discarded, COPY FROM was aborted.",
+        )
 }
 
 /// The error for a call on a connection whose `connect_start` has not
 /// finished (drive it with `connect_poll`).
 pub(crate) fn still_connecting(name: Option<&str>) -> Error {
-    let which = name.map_or_else(
-        || "the unnamed connection".to_owned(),
-        |n| format!("connection \"{n}\""),
-    );
     Error::new(
         sqlstate::CONNECTION_DOES_NOT_EXIST,
-        format!("{which} is still connecting: call connect_poll until it is ready"),
+        format!(
+            "{} is still connecting: call connect_poll until it is ready",
+            which(name)
+        ),
     )
 }
 

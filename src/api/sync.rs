@@ -1,13 +1,13 @@
 //! The synchronous functions: dblink() and dblink_exec().
 
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::{Conn, PgResult, ResultKind};
+use crate::pq::{Conn, Fetched, Last, PgResult, ResultKind, Stop};
 use crate::registry;
 use crate::result::DblinkResult;
 
 use super::asynchronous::remote_outcome;
 use super::connection::open_conn;
-use super::{c_params, c_string, chomp, with_conn};
+use super::{c_params, c_string, chomp, copy_refused, with_conn};
 
 /// dblink's `dblink_get_conn`: runs `f` on the connection named `target`
 /// (`None`: the unnamed one), or, when `target` is not a known name, on a
@@ -16,17 +16,21 @@ use super::{c_params, c_string, chomp, with_conn};
 /// for the unnamed and temporary connections).
 fn with_target<T>(
     target: Option<&str>,
-    f: impl FnOnce(&mut Conn, Option<&str>) -> Result<T>,
+    f: impl FnOnce(&mut Conn, Option<&str>, &dyn Fn() -> bool) -> std::result::Result<Result<T>, Stop>,
 ) -> Result<T> {
     match target {
-        Some(name) if registry::contains(name) => with_conn(Some(name), |c| f(c, Some(name))),
+        Some(name) if registry::contains(name) => with_conn(Some(name), |c, ctx| {
+            f(c, Some(name), &|| ctx.interrupted()).map_err(|stop| ctx.interrupted_error(stop))?
+        }),
         Some(connstr) => {
             let mut temporary = open_conn(connstr)?;
-            let outcome = f(&mut temporary, None);
+            let outcome = f(&mut temporary, None, &|| false);
             crate::notice::emit_server(None, temporary.take_notices());
-            outcome
+            outcome.unwrap_or_else(|_| Err(Error::new(sqlstate::INTERNAL_ERROR, "interrupted")))
         }
-        None => with_conn(None, |c| f(c, None)),
+        None => with_conn(None, |c, ctx| {
+            f(c, None, &|| ctx.interrupted()).map_err(|stop| ctx.interrupted_error(stop))?
+        }),
     }
 }
 
@@ -76,44 +80,49 @@ fn run_query(
     fail_on_error: bool,
     send: impl FnOnce(&mut Conn) -> bool,
 ) -> Result<DblinkResult> {
-    let outcome = with_target(target, |conn, name| {
-        if !send(conn) {
+    let outcome = with_target(target, |conn, name, interrupted| {
+        if !send(conn) || !conn.flush(None, interrupted)? {
             let msg = chomp(conn.error_message());
-            conn.drain();
-            return Err(Error::new(
+            conn.drain(interrupted)?;
+            return Ok(Err(Error::new(
                 sqlstate::INTERNAL_ERROR,
                 format!("could not send query: {msg}"),
-            ));
+            )));
         }
         let mut rows = None;
-        let mut last: Option<PgResult> = None;
-        while let Ok(Some(res)) = conn.next_result(None) {
-            let stop = res.is_copy() || conn.is_bad();
-            if let Some(previous) = last.replace(res) {
+        let mut last = Last::None;
+        loop {
+            let next = match conn.next_result(None, interrupted)? {
+                Fetched::Done => break,
+                Fetched::CopyRefused => Last::CopyRefused,
+                Fetched::Result(res) => Last::Result(res),
+            };
+            if let Last::Result(previous) = std::mem::replace(&mut last, next) {
                 if previous.kind() == ResultKind::Tuples {
                     rows = Some(previous);
                 }
             }
-            if stop {
+            if conn.is_bad() {
                 break;
             }
         }
-        Ok(match last {
-            Some(r) if matches!(r.kind(), ResultKind::Command | ResultKind::Tuples) => {
+        Ok(Ok(match last {
+            Last::Result(r) if matches!(r.kind(), ResultKind::Command | ResultKind::Tuples) => {
                 Ok(DblinkResult::from_remote(r))
             }
+            Last::CopyRefused => Err((copy_refused(), rows, name.map(str::to_owned))),
             other => {
                 let err = Error::remote(
-                    other.as_ref(),
+                    other.result(),
                     &conn.error_message(),
                     name,
                     "while executing query",
                 );
                 Err((err, rows, name.map(str::to_owned)))
             }
-        })
+        }))
     })?;
-    let (err, rows, name) = match outcome {
+    let (err, rows, name): (Error, Option<PgResult>, Option<String>) = match outcome {
         Ok(r) => return Ok(r),
         Err(failed) => failed,
     };
@@ -150,24 +159,29 @@ fn run_query(
 /// ```
 pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(sql, "sql")?;
-    with_target(conn_or_connstr, |conn, name| {
-        let res = conn.exec_last(&sql);
-        match res.as_ref().map(|r| r.kind()) {
-            Some(ResultKind::Command) => Ok(res.map(|r| r.cmd_status()).unwrap_or_default()),
+    with_target(conn_or_connstr, |conn, name, interrupted| {
+        let res = conn.exec_last(&sql, interrupted)?;
+        Ok(match res.result().map(|r| r.kind()) {
+            Some(ResultKind::Command) => {
+                Ok(res.result().map(|r| r.cmd_status()).unwrap_or_default())
+            }
             Some(ResultKind::Tuples) => Err(Error::new(
                 sqlstate::STATEMENT_RETURNING_RESULTS,
                 "statement returning results not allowed",
             )),
+            _ if matches!(res, Last::CopyRefused) => {
+                remote_status(name, fail_on_error, copy_refused())
+            }
             _ => {
                 let err = Error::remote(
-                    res.as_ref(),
+                    res.result(),
                     &conn.error_message(),
                     name,
                     "while executing command",
                 );
                 remote_status(name, fail_on_error, err)
             }
-        }
+        })
     })
 }
 

@@ -6,35 +6,91 @@ use std::os::raw::c_int;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::pq::{Interest, deadline_after, wait_sockets};
+use crate::pq::{Deadline, Interest, deadline_after, wait_sockets};
+use crate::registry::{self, Entry};
 
-use super::with_conn;
+use super::{lock_session, release, with_conn};
 
-/// Whether the connection has a result ready (consuming input first), and
-/// its socket to wait on when it has not.
-fn probe(name: &str) -> Result<(bool, c_int)> {
-    with_conn(Some(name), |conn| {
-        conn.consume_input();
-        Ok((!conn.is_busy(), conn.socket()))
-    })
+/// Whether one connection has a result ready (`get_result` would not
+/// block): with `consume`, input is read first (only for a socket poll
+/// reported readable). `Ok(None)` when its lock could not be had before
+/// the deadline.
+fn probe(entry: &Entry, name: &str, deadline: Deadline, consume: bool) -> Result<Option<bool>> {
+    let Some(mut session) = lock_session(entry, Some(name), deadline)? else {
+        return Ok(None);
+    };
+    let ready = session.conn.as_mut().is_none_or(|conn| {
+        if consume {
+            conn.consume_input();
+        }
+        !conn.is_busy() || conn.socket() < 0
+    });
+    release(entry, Some(name), session);
+    Ok(Some(ready))
 }
 
-/// The indexes of the ready connections, and the sockets of the others.
-type Probe = (Vec<usize>, Vec<(c_int, Interest)>);
-
-/// Probes every connection: the indexes of the ready ones, and the sockets
-/// of the others (to wait on with no lock held).
-fn probe_all(names: &[&str]) -> Result<Probe> {
+/// The common wait of [`wait_any`] (`all` false: until one is ready) and
+/// [`wait_all`]: the ascending indexes of the ready connections, or `None`
+/// when the deadline passed first.
+///
+/// Each connection is first asked whether a result is already there,
+/// without reading; then one poll(2) on the sockets of the others (our own
+/// duplicates, held shared so that none is closed under the poll, and no
+/// session lock held), and input is read only from the sockets it reported
+/// readable: gathering N results costs O(N) reads overall, plus one poll per
+/// wake-up.
+fn wait(names: &[&str], timeout: Option<Duration>, all: bool) -> Result<Option<Vec<usize>>> {
+    let deadline = deadline_after(timeout);
+    let entries = names
+        .iter()
+        .map(|n| registry::lookup(Some(n)))
+        .collect::<Result<Vec<_>>>()?;
     let mut ready = Vec::new();
-    let mut sockets = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        match probe(name)? {
-            (true, _) => ready.push(i),
-            (false, fd) if fd >= 0 => sockets.push((fd, Interest::Read)),
-            (false, _) => ready.push(i), // broken: get_result reports it at once
+    let mut pending = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match probe(entry, names[i], deadline, false)? {
+            None => return Ok(None),
+            Some(true) => ready.push(i),
+            Some(false) => pending.push(i),
         }
     }
-    Ok((ready, sockets))
+    loop {
+        if pending.is_empty() || (!all && !ready.is_empty()) {
+            ready.sort_unstable();
+            return Ok(Some(ready));
+        }
+        let readable = {
+            let guards: Vec<_> = pending.iter().map(|&i| entries[i].wake_socket()).collect();
+            let fds: Vec<(c_int, Interest)> = guards
+                .iter()
+                .map(|g| (Entry::raw(g), Interest::Read))
+                .collect();
+            if fds.iter().any(|&(fd, _)| fd < 0) {
+                // No socket to wait on (broken, or closed meanwhile): the
+                // probe below reports it at once.
+                (0..fds.len()).filter(|&k| fds[k].0 < 0).collect()
+            } else {
+                match wait_sockets(&fds, deadline) {
+                    Some(r) => r,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let mut still = Vec::with_capacity(pending.len());
+        let mut next = readable.into_iter().peekable();
+        for (k, &i) in pending.iter().enumerate() {
+            if next.next_if_eq(&k).is_none() {
+                still.push(i);
+                continue;
+            }
+            match probe(&entries[i], names[i], deadline, true)? {
+                None => return Ok(None),
+                Some(true) => ready.push(i),
+                Some(false) => still.push(i),
+            }
+        }
+        pending = still;
+    }
 }
 
 /// Waits until at least one of the named connections has a result ready
@@ -76,16 +132,7 @@ fn probe_all(names: &[&str]) -> Result<Probe> {
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>> {
-    let deadline = deadline_after(timeout);
-    loop {
-        let (ready, sockets) = probe_all(names)?;
-        if !ready.is_empty() || names.is_empty() {
-            return Ok(ready);
-        }
-        if wait_sockets(&sockets, deadline).is_none() {
-            return Ok(Vec::new());
-        }
-    }
+    Ok(wait(names, timeout, false)?.unwrap_or_default())
 }
 
 /// Waits until every named connection has a result ready; `true` then (and
@@ -107,16 +154,7 @@ pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>>
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
-    let deadline = deadline_after(timeout);
-    loop {
-        let (ready, sockets) = probe_all(names)?;
-        if ready.len() == names.len() {
-            return Ok(true);
-        }
-        if wait_sockets(&sockets, deadline).is_none() {
-            return Ok(false);
-        }
-    }
+    Ok(wait(names, timeout, true)?.is_some())
 }
 
 /// `PQsocket` of the connection, for a host's own epoll/select/libuv loop:
@@ -176,5 +214,5 @@ pub fn socket(name: Option<&str>) -> Result<c_int> {
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn consume_input(name: Option<&str>) -> Result<bool> {
-    with_conn(name, |conn| Ok(conn.consume_input()))
+    with_conn(name, |conn, _| Ok(conn.consume_input()))
 }

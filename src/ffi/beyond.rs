@@ -12,15 +12,26 @@ use crate::result::DblinkResult;
 /// index, and distinct from -1, the ERROR value).
 pub const DBLINK_TIMED_OUT: c_int = -2;
 
-/// A C timeout in milliseconds: negative waits forever.
-fn timeout_ms(ms: c_int) -> Option<Duration> {
-    u64::try_from(ms).ok().map(Duration::from_millis)
+/// A C timeout in milliseconds: -1 waits forever; any other negative value
+/// is the ERROR 22023.
+fn c_timeout(ms: c_int) -> crate::Result<Option<Duration>> {
+    match ms {
+        -1 => Ok(None),
+        ms => u64::try_from(ms)
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .map_err(|_| {
+                crate::Error::new(
+                    crate::sqlstate::INVALID_PARAMETER_VALUE,
+                    format!("timeout_ms must be -1 (no timeout) or at least 0, not {ms}"),
+                )
+            }),
+    }
 }
 
 /// Waits, without busy polling, until at least one of the `n` named
 /// connections has a result ready (`dblink_get_result` would not block).
 /// `names` holds `n` connection names (named connections only; a NULL entry
-/// is the ERROR 22004). `timeout_ms` < 0 waits forever. A connection with no
+/// is the ERROR 22004). `timeout_ms` -1 waits forever (other negative values: 22023). A connection with no
 /// query in progress, or a broken one, counts as ready. Returns the lowest
 /// index (into `names`) of a ready connection, DBLINK_TIMED_OUT when the
 /// timeout passed (or `n` is 0), -1 on ERROR (e.g. 08003 for an unknown
@@ -41,11 +52,11 @@ fn timeout_ms(ms: c_int) -> Option<Duration> {
 pub extern "C" fn dblink_wait_any(
     names: *const *const c_char,
     n: c_int,
-    timeout_ms_: c_int,
+    timeout_ms: c_int,
 ) -> c_int {
     guard(|| {
         let names = cstr::args(names, n, "name")?;
-        let ready = api::wait_any(&names, timeout_ms(timeout_ms_))?;
+        let ready = api::wait_any(&names, c_timeout(timeout_ms)?)?;
         Ok(ready.first().map_or(DBLINK_TIMED_OUT, |&i| {
             c_int::try_from(i).unwrap_or(c_int::MAX)
         }))
@@ -53,18 +64,64 @@ pub extern "C" fn dblink_wait_any(
 }
 
 /// Waits until every one of the `n` named connections has a result ready,
-/// as `dblink_wait_any` waits (`timeout_ms` < 0: forever). 1 when they all
+/// as `dblink_wait_any` waits (`timeout_ms` -1: forever). 1 when they all
 /// have (at once when `n` is 0), 0 when the timeout passed first, -1 on
 /// ERROR (e.g. 08003 for an unknown name). Not a dblink function.
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_wait_all(
     names: *const *const c_char,
     n: c_int,
-    timeout_ms_: c_int,
+    timeout_ms: c_int,
 ) -> c_int {
     guard(|| {
         let names = cstr::args(names, n, "name")?;
-        bool_int(api::wait_all(&names, timeout_ms(timeout_ms_)))
+        bool_int(api::wait_all(&names, c_timeout(timeout_ms)?))
+    })
+}
+
+/// Waits, as `dblink_wait_any` does, until at least one of the `n` named
+/// connections has a result ready, then writes the index (into `names`,
+/// ascending) of EVERY ready connection into `ready`, which has room for
+/// `n` ints, and returns how many it wrote. DBLINK_TIMED_OUT when the
+/// timeout passed first (or `n` is 0), -1 on ERROR (e.g. 08003 for an
+/// unknown name, 22004 for a NULL `ready`). One call hands back every
+/// connection that became ready at once, so gathering N results costs one
+/// poll per wake-up and reads only the sockets that have data. Not a dblink
+/// function.
+///
+/// ```c
+/// int ready[3], pending = 3;
+/// const char *names[] = {"a", "b", "c"};
+/// // ... dblink_send_query on each ...
+/// while (pending > 0) {
+///     int k = dblink_wait_ready(names, 3, ready, 10000);
+///     if (k < 0) break;                       // DBLINK_TIMED_OUT or -1
+///     for (int j = 0; j < k; j++) { dblink_result *r = dblink_get_result(names[ready[j]], 1); dblink_result_free(r); }
+/// }
+/// ```
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_wait_ready(
+    names: *const *const c_char,
+    n: c_int,
+    ready: *mut c_int,
+    timeout_ms: c_int,
+) -> c_int {
+    guard(|| {
+        let names = cstr::args(names, n, "name")?;
+        let timeout = c_timeout(timeout_ms)?;
+        if ready.is_null() {
+            return Err(crate::Error::null_argument("ready"));
+        }
+        let found = api::wait_any(&names, timeout)?;
+        if found.is_empty() {
+            return Ok(DBLINK_TIMED_OUT);
+        }
+        let indexes: Vec<c_int> = found
+            .iter()
+            .map(|&i| c_int::try_from(i).unwrap_or(c_int::MAX))
+            .collect();
+        cstr::write_indexes(ready, names.len(), &indexes, "ready")?;
+        Ok(c_int::try_from(indexes.len()).unwrap_or(c_int::MAX))
     })
 }
 
@@ -157,7 +214,7 @@ pub extern "C" fn dblink_params(
     })
 }
 
-/// `dblink_get_result` that gives up after `timeout_ms` (< 0: never) with
+/// `dblink_get_result` that gives up after `timeout_ms` (-1: never) with
 /// NULL and the ERROR 57014 `timed out after N ms waiting for a result`,
 /// whatever fail_on_error says; the query keeps running and a later call
 /// can still collect its results (or `dblink_cancel_query` stops it).
@@ -166,11 +223,11 @@ pub extern "C" fn dblink_params(
 pub extern "C" fn dblink_get_result_timeout(
     connname: *const c_char,
     fail_on_error: c_int,
-    timeout_ms_: c_int,
+    timeout_ms: c_int,
 ) -> *mut DblinkResult {
     guard(|| {
         let name = cstr::opt_arg(connname, "connname")?;
-        let timeout = timeout_ms(timeout_ms_);
+        let timeout = c_timeout(timeout_ms)?;
         result_out(match timeout {
             Some(t) => api::get_result_timeout(name, fail_on_error != 0, t),
             None => api::get_result(name, fail_on_error != 0),
@@ -185,11 +242,11 @@ pub extern "C" fn dblink_get_result_timeout(
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_cancel_query_timeout(
     connname: *const c_char,
-    timeout_ms_: c_int,
+    timeout_ms: c_int,
 ) -> *mut c_char {
     guard(|| {
         let name = cstr::opt_arg(connname, "connname")?;
-        let timeout = timeout_ms(timeout_ms_).unwrap_or(api::DEFAULT_CANCEL_TIMEOUT);
+        let timeout = c_timeout(timeout_ms)?.unwrap_or(api::DEFAULT_CANCEL_TIMEOUT);
         text_out(api::cancel_query_timeout(name, timeout))
     })
 }
@@ -224,7 +281,7 @@ pub extern "C" fn dblink_send_query_chunked(
     })
 }
 
-/// `dblink_connect` that gives up after `timeout_ms` (< 0: no limit beyond
+/// `dblink_connect` that gives up after `timeout_ms` (-1: no limit beyond
 /// the connection string's connect_timeout): -1 with 08001 `could not
 /// establish connection`, DETAIL `timed out after N ms`. Otherwise as
 /// `dblink_connect`: 1 for 'OK', -1 on ERROR. Not a dblink function.
@@ -232,12 +289,12 @@ pub extern "C" fn dblink_send_query_chunked(
 pub extern "C" fn dblink_connect_timeout(
     connname: *const c_char,
     connstr: *const c_char,
-    timeout_ms_: c_int,
+    timeout_ms: c_int,
 ) -> c_int {
     guard(|| {
         let name = cstr::opt_arg(connname, "connname")?;
         let connstr = cstr::arg(connstr, "connstr")?;
-        super::ok_int(match timeout_ms(timeout_ms_) {
+        super::ok_int(match c_timeout(timeout_ms)? {
             Some(t) => api::connect_timeout(name, connstr, t),
             None => api::connect(name, connstr),
         })
@@ -245,7 +302,7 @@ pub extern "C" fn dblink_connect_timeout(
 }
 
 /// Opens `n` named connections in parallel (non-blocking connects driven
-/// together: the client waits for all the handshakes at once), bounded by `timeout_ms` (< 0: no bound). `names` and `connstrs` hold `n`
+/// together: the client waits for all the handshakes at once), bounded by `timeout_ms` (-1: no bound). `names` and `connstrs` hold `n`
 /// strings each. `ok`, when not NULL, has room for `n` ints and receives 1
 /// or 0 per connection. Returns the number opened (the others failed as
 /// `dblink_connect` would: 08001, 42710); when some failed, the last
@@ -266,7 +323,7 @@ pub extern "C" fn dblink_connect_all(
     names: *const *const c_char,
     connstrs: *const *const c_char,
     n: c_int,
-    timeout_ms_: c_int,
+    timeout_ms: c_int,
     ok: *mut c_int,
 ) -> c_int {
     let mut last_failure = None;
@@ -274,7 +331,7 @@ pub extern "C" fn dblink_connect_all(
         let names = cstr::args(names, n, "name")?;
         let connstrs = cstr::args(connstrs, n, "connstr")?;
         let targets: Vec<(&str, &str)> = names.into_iter().zip(connstrs).collect();
-        let outcomes = api::connect_all(&targets, timeout_ms(timeout_ms_));
+        let outcomes = api::connect_all(&targets, c_timeout(timeout_ms)?);
         let flags: Vec<c_int> = outcomes.iter().map(|o| c_int::from(o.is_ok())).collect();
         cstr::write_ints(ok, &flags);
         last_failure = outcomes.into_iter().filter_map(|o| o.err()).next_back();

@@ -59,6 +59,33 @@ pub(crate) fn args<'a>(p: *const *const c_char, n: c_int, what: &str) -> Result<
         .collect()
 }
 
+/// Writes `values` into the caller's array `p` of `capacity` ints (22004
+/// for a NULL `p`, 22023 when they do not fit).
+pub(crate) fn write_indexes(
+    p: *mut c_int,
+    capacity: usize,
+    values: &[c_int],
+    what: &str,
+) -> Result<()> {
+    if p.is_null() {
+        return Err(Error::null_argument(what));
+    }
+    if values.len() > capacity {
+        return Err(Error::new(
+            crate::sqlstate::INVALID_PARAMETER_VALUE,
+            format!(
+                "{what} has room for {capacity} values, not {}",
+                values.len()
+            ),
+        ));
+    }
+    // SAFETY: `p` is non-NULL and, by the entry point's contract, points to
+    // `capacity` writable ints, of which we write the first values.len().
+    let out = unsafe { std::slice::from_raw_parts_mut(p, values.len()) };
+    out.copy_from_slice(values);
+    Ok(())
+}
+
 /// A string for C, owned by the caller until `dblink_free`.
 pub(crate) fn to_c_string(s: &str) -> Result<*mut c_char> {
     CString::new(s)

@@ -56,9 +56,36 @@ impl Canceller {
             // SAFETY: as above.
             let fd = unsafe { pq_sys::PQcancelSocket(p) };
             if wait_socket(fd, interest, deadline) == WaitOutcome::TimedOut {
+                self.abandon(fd);
                 return Err("cancel request timed out".to_owned());
             }
         }
+    }
+
+    /// Gives up on a request in flight: the cancel connection is reset
+    /// (SO_LINGER 0, so that nothing still queued in our kernel is sent
+    /// later) and closed, so it can never cancel a later query.
+    fn abandon(&mut self, fd: std::os::raw::c_int) {
+        if fd >= 0 {
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: `fd` is the cancel connection's open socket (libpq
+            // closes it only in PQcancelReset/Finish, below or later);
+            // `linger` is a valid option value of the size given.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&raw const linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+        }
+        // SAFETY: our live PGcancelConn; reset closes its connection.
+        unsafe { pq_sys::PQcancelReset(self.raw.as_ptr()) };
     }
 
     fn error_message(&self) -> String {

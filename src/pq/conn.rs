@@ -8,12 +8,47 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::Mutex;
 
 use super::owned_text;
-use super::result::PgResult;
+use super::result::{PgResult, ResultKind};
 use super::wait::{Deadline, Interest, WaitOutcome, wait_socket};
+
+/// Why a wait inside a libpq call sequence ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The caller's deadline passed.
+    TimedOut,
+    /// Another thread closed or reset the connection (its socket was shut
+    /// down to wake us): the caller reports that, not libpq's text.
+    Interrupted,
+}
+
+/// Asked after every wait: has another thread closed or reset the
+/// connection meanwhile?
+pub(crate) type Interrupted<'a> = &'a dyn Fn() -> bool;
+
+/// The next thing [`Conn::next_result`] read.
+pub(crate) enum Fetched {
+    /// A result of the query in progress.
+    Result(PgResult),
+    /// A COPY began; it was ended at once (the data discarded, or the copy
+    /// aborted) together with its final result, since the dblink functions
+    /// cannot drive it.
+    CopyRefused,
+    /// The query is finished (`PQgetResult` returned NULL).
+    Done,
+}
+
+/// The text a COPY aborted by pgdblink reports to the server.
+const COPY_ABORT: &std::ffi::CStr = c"COPY is not supported here";
 
 /// A libpq connection. `Drop` calls `PQfinish`; nothing else does.
 pub(crate) struct Conn {
     raw: NonNull<pq_sys::PGconn>,
+    /// The process (fork generation) that opened it: in another process
+    /// the connection is never used, and closing it sends nothing.
+    process: u64,
+    /// How long a reconnect ([`Conn::reset_start`]) may take: the bound
+    /// its connection string's connect_timeout set (`None`: none).
+    pub(crate) reconnect_bound: Option<std::time::Duration>,
     /// Server notices collected by the notice receiver (only while capture
     /// is on); boxed so that its address, given to libpq, never moves. It is
     /// dropped after `PQfinish` (fields drop after `Drop::drop`).
@@ -75,6 +110,8 @@ impl Conn {
     fn from_raw(raw: *mut pq_sys::PGconn) -> Option<Conn> {
         let mut conn = NonNull::new(raw).map(|raw| Conn {
             raw,
+            process: super::process::generation(),
+            reconnect_bound: None,
             notices: Box::new(Mutex::new(Vec::new())),
         })?;
         conn.receive_notices();
@@ -85,30 +122,97 @@ impl Conn {
         self.raw.as_ptr()
     }
 
-    /// Opens a connection and waits for it (`PQconnectdb`, which honours
-    /// `connect_timeout` and multiple hosts). `None` only when libpq could not
-    /// allocate the handle. Check [`Conn::is_ok`] for the outcome.
-    pub(crate) fn connectdb(connstr: &CStr) -> Option<Conn> {
-        // SAFETY: `connstr` is a valid NUL-terminated string for the call.
-        Conn::from_raw(unsafe { pq_sys::PQconnectdb(connstr.as_ptr()) })
+    /// Opens a connection and waits for it (`PQconnectdbParams`, which
+    /// honours connect_timeout and multiple hosts). `None` only when libpq
+    /// could not allocate the handle. Check [`Conn::is_ok`] for the outcome.
+    pub(crate) fn connectdb(params: &super::ConnParams) -> Option<Conn> {
+        let (keys, values) = params.arrays();
+        // SAFETY: NULL-terminated arrays of valid C strings that outlive the
+        // call; expand_dbname 0: the values are taken as they are.
+        Conn::from_raw(unsafe { pq_sys::PQconnectdbParams(keys.as_ptr(), values.as_ptr(), 0) })
     }
 
-    /// Starts a non-blocking connect (`PQconnectStart`); drive it with
-    /// [`Conn::connect_poll`].
-    pub(crate) fn connect_start(connstr: &CStr) -> Option<Conn> {
-        // SAFETY: `connstr` is a valid NUL-terminated string for the call.
-        Conn::from_raw(unsafe { pq_sys::PQconnectStart(connstr.as_ptr()) })
+    /// Starts a non-blocking connect (`PQconnectStartParams`) with the
+    /// given keyword/value pairs; drive it with [`Conn::connect_poll`] (or
+    /// [`Conn::establish`]). `None` only when libpq could not allocate it.
+    pub(crate) fn connect_start(params: &super::ConnParams) -> Option<Conn> {
+        let (keys, values) = params.arrays();
+        // SAFETY: `keys` and `values` are NULL-terminated arrays of valid C
+        // strings that outlive the call (libpq copies what it keeps);
+        // expand_dbname 0: the values are taken as they are.
+        Conn::from_raw(unsafe { pq_sys::PQconnectStartParams(keys.as_ptr(), values.as_ptr(), 0) })
+    }
+
+    /// Whether this connection was opened by another process (it was
+    /// inherited through fork).
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.process != super::process::generation()
+    }
+
+    /// Drives a connect (or reset) begun with [`Conn::connect_start`] or
+    /// [`Conn::reset_start`] to its end, waiting on the socket with poll(2)
+    /// until `deadline`. `Ok(true)` connected, `Ok(false)` failed (see
+    /// [`Conn::error_message`]). Then switches to non-blocking mode.
+    /// `watch` is shown each socket before it is waited on (the registry
+    /// keeps a duplicate to wake the wait); `interrupted` is asked after
+    /// each wait.
+    pub(crate) fn establish(
+        &mut self,
+        resetting: bool,
+        deadline: Deadline,
+        interrupted: Interrupted,
+        watch: &mut dyn FnMut(c_int),
+    ) -> Result<bool, Stop> {
+        // Just after the start, libpq says to act as if the poll had
+        // returned WRITING.
+        let mut status = PollStatus::Writing;
+        loop {
+            let interest = match status {
+                PollStatus::Ok => return Ok(self.set_nonblocking()),
+                PollStatus::Failed => return Ok(false),
+                PollStatus::Reading => Interest::Read,
+                PollStatus::Writing => Interest::Write,
+            };
+            let fd = self.socket();
+            watch(fd);
+            if fd >= 0 && wait_socket(fd, interest, deadline) == WaitOutcome::TimedOut {
+                return Err(Stop::TimedOut);
+            }
+            if interrupted() {
+                return Err(Stop::Interrupted);
+            }
+            status = if resetting {
+                self.reset_poll()
+            } else {
+                self.connect_poll()
+            };
+        }
+    }
+
+    /// `PQresetStart`: closes the socket and begins reconnecting with the
+    /// same parameters; false when it could not begin.
+    pub(crate) fn reset_start(&mut self) -> bool {
+        // SAFETY: `self.raw` is a live PGconn owned exclusively by `self`.
+        unsafe { pq_sys::PQresetStart(self.ptr()) == 1 }
+    }
+
+    /// One step of a reset begun by [`Conn::reset_start`] (`PQresetPoll`).
+    pub(crate) fn reset_poll(&mut self) -> PollStatus {
+        // SAFETY: `self.raw` is a live PGconn owned exclusively by `self`.
+        poll_status(unsafe { pq_sys::PQresetPoll(self.ptr()) })
+    }
+
+    /// `PQsetnonblocking(1)`: sends never block inside libpq; pgdblink
+    /// flushes with its own bounded, wakeable waits. True on success.
+    pub(crate) fn set_nonblocking(&mut self) -> bool {
+        // SAFETY: `self.raw` is a live PGconn owned exclusively by `self`.
+        unsafe { pq_sys::PQsetnonblocking(self.ptr(), 1) == 0 }
     }
 
     /// One step of a non-blocking connect (`PQconnectPoll`).
     pub(crate) fn connect_poll(&mut self) -> PollStatus {
         // SAFETY: `self.raw` is a live PGconn owned exclusively by `self`.
-        match unsafe { pq_sys::PQconnectPoll(self.ptr()) } {
-            pq_sys::PostgresPollingStatusType::PGRES_POLLING_READING => PollStatus::Reading,
-            pq_sys::PostgresPollingStatusType::PGRES_POLLING_WRITING => PollStatus::Writing,
-            pq_sys::PostgresPollingStatusType::PGRES_POLLING_OK => PollStatus::Ok,
-            _ => PollStatus::Failed,
-        }
+        poll_status(unsafe { pq_sys::PQconnectPoll(self.ptr()) })
     }
 
     /// Whether the connection is usable (`PQstatus == CONNECTION_OK`).
@@ -122,6 +226,18 @@ impl Conn {
         // SAFETY: `self.raw` is live; PQerrorMessage returns a string owned by
         // the PGconn, copied out before `self` can change.
         unsafe { owned_text(pq_sys::PQerrorMessage(self.ptr())) }.unwrap_or_default()
+    }
+
+    /// The length of `PQerrorMessage`, without copying it.
+    pub(crate) fn error_message_len(&self) -> usize {
+        // SAFETY: `self.raw` is live; the string is owned by the PGconn and
+        // only measured.
+        let p = unsafe { pq_sys::PQerrorMessage(self.ptr()) };
+        if p.is_null() {
+            return 0;
+        }
+        // SAFETY: non-NULL: a NUL-terminated string owned by the PGconn.
+        unsafe { CStr::from_ptr(p) }.to_bytes().len()
     }
 
     /// Replaces libpq's default notice processor, which prints the server's
@@ -146,14 +262,8 @@ impl Conn {
         std::mem::take(&mut *self.notices.lock())
     }
 
-    /// `PQsetClientEncoding`; true on success.
-    pub(crate) fn set_client_encoding(&mut self, encoding: &CStr) -> bool {
-        // SAFETY: `self.raw` is live and exclusively ours; `encoding` is a
-        // valid C string for the call.
-        unsafe { pq_sys::PQsetClientEncoding(self.ptr(), encoding.as_ptr()) == 0 }
-    }
-
-    /// `PQsendQuery`; true when dispatched.
+    /// `PQsendQuery`; true when queued (non-blocking mode: follow with
+    /// [`Conn::flush`]).
     pub(crate) fn send_query(&mut self, sql: &CStr) -> bool {
         // SAFETY: `self.raw` is live and exclusively ours; `sql` is a valid C
         // string for the call (libpq copies it into its output buffer).
@@ -161,7 +271,8 @@ impl Conn {
     }
 
     /// `PQsendQueryParams` with text parameters (NULL for SQL NULL), letting
-    /// the server infer their types; true when dispatched.
+    /// the server infer their types; true when queued (follow with
+    /// [`Conn::flush`]).
     pub(crate) fn send_query_params(&mut self, sql: &CStr, params: &[Option<&CStr>]) -> bool {
         let Ok(n) = c_int::try_from(params.len()) else {
             return false;
@@ -232,63 +343,171 @@ impl Conn {
         }
     }
 
-    /// `PQreset`: closes and reopens the connection with the same parameters.
-    pub(crate) fn reset(&mut self) {
-        // SAFETY: `self.raw` is live and exclusively ours.
-        unsafe { pq_sys::PQreset(self.ptr()) }
+    /// Sends what libpq has queued (`PQflush` in non-blocking mode),
+    /// waiting with poll(2) until `deadline`; reads input meanwhile when the
+    /// socket turns readable, as libpq requires. `Ok(false)` when sending
+    /// failed (see [`Conn::error_message`]).
+    pub(crate) fn flush(
+        &mut self,
+        deadline: Deadline,
+        interrupted: Interrupted,
+    ) -> Result<bool, Stop> {
+        loop {
+            // SAFETY: `self.raw` is live and exclusively ours.
+            match unsafe { pq_sys::PQflush(self.ptr()) } {
+                0 => return Ok(true),
+                1 => {}
+                _ => return Ok(false),
+            }
+            let fd = self.socket();
+            if fd < 0 {
+                return Ok(false);
+            }
+            if wait_socket(fd, Interest::Either, deadline) == WaitOutcome::TimedOut {
+                return Err(Stop::TimedOut);
+            }
+            if interrupted() {
+                return Err(Stop::Interrupted);
+            }
+            if !self.consume_input() {
+                return Ok(false);
+            }
+        }
     }
 
-    /// The next result of the query in progress, waiting with poll(2) until
-    /// the deadline: `Ok(None)` when the query is finished (`PQgetResult`
-    /// returned NULL), `Err(())` when the deadline passed first.
-    pub(crate) fn next_result(&mut self, deadline: Deadline) -> Result<Option<PgResult>, ()> {
+    /// Waits (poll(2), until `deadline`) until [`Conn::get_result_now`]
+    /// would not block.
+    fn wait_ready(&mut self, deadline: Deadline, interrupted: Interrupted) -> Result<(), Stop> {
         while self.is_busy() {
             let fd = self.socket();
             if fd < 0 {
                 break; // PQgetResult reports the lost connection without blocking.
             }
             if wait_socket(fd, Interest::Read, deadline) == WaitOutcome::TimedOut {
-                return Err(());
+                return Err(Stop::TimedOut);
+            }
+            if interrupted() {
+                return Err(Stop::Interrupted);
             }
             if !self.consume_input() {
                 break; // the socket is closed now: PQgetResult will not block.
             }
         }
-        Ok(self.get_result_now())
+        if interrupted() {
+            return Err(Stop::Interrupted);
+        }
+        Ok(())
+    }
+
+    /// The next result of the query in progress, waiting with poll(2) until
+    /// the deadline. A COPY is ended here (see [`Fetched::CopyRefused`]).
+    pub(crate) fn next_result(
+        &mut self,
+        deadline: Deadline,
+        interrupted: Interrupted,
+    ) -> Result<Fetched, Stop> {
+        self.wait_ready(deadline, interrupted)?;
+        let Some(res) = self.get_result_now() else {
+            return Ok(Fetched::Done);
+        };
+        let Some(copy) = res.copy_direction() else {
+            return Ok(Fetched::Result(res));
+        };
+        drop(res);
+        self.end_copy(copy, deadline, interrupted)?;
+        // The COPY's own final result (its row count, or the abort's error).
+        self.wait_ready(deadline, interrupted)?;
+        drop(self.get_result_now());
+        Ok(Fetched::CopyRefused)
+    }
+
+    /// Ends a COPY that the dblink functions cannot drive: COPY TO data is
+    /// read and discarded (memory stays bounded), COPY FROM is aborted.
+    fn end_copy(
+        &mut self,
+        copy: ResultKind,
+        deadline: Deadline,
+        interrupted: Interrupted,
+    ) -> Result<(), Stop> {
+        if copy != ResultKind::CopyOut {
+            // SAFETY: `self.raw` is live and exclusively ours; the message is
+            // a valid C string. In non-blocking mode this only queues.
+            if unsafe { pq_sys::PQputCopyEnd(self.ptr(), COPY_ABORT.as_ptr()) } == -1 {
+                return Ok(()); // broken: the next PQgetResult reports it
+            }
+            if !self.flush(deadline, interrupted)? {
+                return Ok(());
+            }
+            if copy == ResultKind::CopyIn {
+                return Ok(());
+            }
+        }
+        loop {
+            let mut buf: *mut std::os::raw::c_char = std::ptr::null_mut();
+            // SAFETY: `self.raw` is live; async mode (1) never blocks; `buf`
+            // receives NULL or a libpq allocation that we free at once.
+            let n = unsafe { pq_sys::PQgetCopyData(self.ptr(), &mut buf, 1) };
+            if !buf.is_null() {
+                // SAFETY: allocated by libpq for us, freed once here.
+                unsafe { pq_sys::PQfreemem(buf.cast()) };
+            }
+            match n {
+                0 => {
+                    let fd = self.socket();
+                    if fd < 0 {
+                        return Ok(());
+                    }
+                    if wait_socket(fd, Interest::Read, deadline) == WaitOutcome::TimedOut {
+                        return Err(Stop::TimedOut);
+                    }
+                    if interrupted() {
+                        return Err(Stop::Interrupted);
+                    }
+                    if !self.consume_input() {
+                        return Ok(());
+                    }
+                }
+                n if n > 0 => {}
+                _ => return Ok(()), // -1: the copy is done; -2: broken
+            }
+        }
     }
 
     /// dblink's `libpqsrv_exec`: sends `sql` and collects every result,
-    /// keeping the last one (as `PQexec` does). `None` when the query could
-    /// not be sent, or no result came (the connection failed); see
+    /// keeping the last one (as `PQexec` does). `Ok(None)` when the query
+    /// could not be sent, or no result came (the connection failed); see
     /// [`Conn::error_message`].
-    pub(crate) fn exec_last(&mut self, sql: &CStr) -> Option<PgResult> {
-        if !self.send_query(sql) {
-            return None;
+    pub(crate) fn exec_last(&mut self, sql: &CStr, interrupted: Interrupted) -> Result<Last, Stop> {
+        if !self.send_query(sql) || !self.flush(None, interrupted)? {
+            return Ok(Last::None);
         }
-        self.last_result()
+        self.last_result(interrupted)
     }
 
     /// Collects the remaining results of the query in progress, keeping the
-    /// last; stops early on COPY or a broken connection, as dblink does.
-    pub(crate) fn last_result(&mut self) -> Option<PgResult> {
-        let mut last = None;
-        while let Ok(Some(res)) = self.next_result(None) {
-            let stop = res.is_copy() || self.is_bad();
-            last = Some(res);
-            if stop {
-                break;
+    /// last; stops early on a broken connection, as dblink does.
+    pub(crate) fn last_result(&mut self, interrupted: Interrupted) -> Result<Last, Stop> {
+        let mut last = Last::None;
+        loop {
+            match self.next_result(None, interrupted)? {
+                Fetched::Done => return Ok(last),
+                Fetched::CopyRefused => last = Last::CopyRefused,
+                Fetched::Result(res) => last = Last::Result(res),
+            }
+            if self.is_bad() {
+                return Ok(last);
             }
         }
-        last
     }
 
     /// Reads and discards every pending result of the query in progress.
-    pub(crate) fn drain(&mut self) {
-        while let Ok(Some(res)) = self.next_result(None) {
-            if res.is_copy() || self.is_bad() {
+    pub(crate) fn drain(&mut self, interrupted: Interrupted) -> Result<(), Stop> {
+        while !matches!(self.next_result(None, interrupted)?, Fetched::Done) {
+            if self.is_bad() {
                 break;
             }
         }
+        Ok(())
     }
 
     /// `PQgetResult`; call only when [`Conn::is_busy`] is false (or the
@@ -334,6 +553,37 @@ impl Conn {
     }
 }
 
+/// The last result of a query (see [`Conn::last_result`]).
+pub(crate) enum Last {
+    /// No result: not sent, or the connection failed.
+    None,
+    /// The query's last result.
+    Result(PgResult),
+    /// Its last statement was a COPY, which was ended (see
+    /// [`Fetched::CopyRefused`]).
+    CopyRefused,
+}
+
+impl Last {
+    /// The result, if the last thing was one.
+    pub(crate) fn result(&self) -> Option<&PgResult> {
+        match self {
+            Last::Result(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+fn poll_status(status: pq_sys::PostgresPollingStatusType) -> PollStatus {
+    use pq_sys::PostgresPollingStatusType as P;
+    match status {
+        P::PGRES_POLLING_READING => PollStatus::Reading,
+        P::PGRES_POLLING_WRITING => PollStatus::Writing,
+        P::PGRES_POLLING_OK => PollStatus::Ok,
+        _ => PollStatus::Failed,
+    }
+}
+
 /// The notice receiver: keeps the notice's fields in the connection's queue
 /// while capture is on, else drops it. Never unwinds into libpq.
 extern "C" fn receive_notice(arg: *mut std::ffi::c_void, res: *const pq_sys::PGresult) {
@@ -362,8 +612,16 @@ extern "C" fn receive_notice(arg: *mut std::ffi::c_void, res: *const pq_sys::PGr
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        // SAFETY: `self.raw` came from PQconnectdb/PQconnectStart, is owned
-        // only by `self`, and is finished exactly once, here.
+        if self.is_foreign() && !super::process::detach_socket(self.socket()) {
+            // Inherited through fork: the socket is shared with the process
+            // that opened it. Our descriptor is pointed at a dead socket
+            // first, so that PQfinish's Terminate message (and a TLS close)
+            // go nowhere; when that is impossible, the handle is leaked
+            // rather than let it write on the parent's connection.
+            return;
+        }
+        // SAFETY: `self.raw` came from PQconnectStartParams, is owned only by
+        // `self`, and is finished exactly once, here.
         unsafe { pq_sys::PQfinish(self.ptr()) }
     }
 }

@@ -3,13 +3,97 @@
 
 mod cancel;
 mod conn;
+mod process;
 mod result;
 mod wait;
 
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+
 pub(crate) use cancel::Canceller;
-pub(crate) use conn::{Conn, PollStatus, ServerNotice, TxStatus, capture_notices};
+pub(crate) use conn::{
+    Conn, Fetched, Last, PollStatus, ServerNotice, Stop, TxStatus, capture_notices,
+};
+pub(crate) use process::generation as process_generation;
 pub(crate) use result::{PgResult, ResultKind};
-pub(crate) use wait::{Deadline, Interest, deadline_after, wait_sockets};
+pub(crate) use wait::{
+    Deadline, Interest, deadline_after, dup_socket, earlier, shutdown_socket, wait_sockets,
+};
+
+/// A parsed connection string (`PQconninfoParse`): the keyword/value pairs
+/// it gives explicitly, to connect with (`PQconnectStartParams`) after
+/// pgdblink has read or set some of them.
+pub(crate) struct ConnParams {
+    pairs: Vec<(CString, CString)>,
+}
+
+impl ConnParams {
+    /// Parses `connstr` (key=value pairs or a URI). `Err` is libpq's
+    /// message, as `PQconnectdb` would report it.
+    pub(crate) fn parse(connstr: &CStr) -> Result<ConnParams, String> {
+        let mut errmsg: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `connstr` is a valid C string for the call; `errmsg` is a
+        // valid out-pointer that libpq sets to NULL or a malloc'd message.
+        let options = unsafe { pq_sys::PQconninfoParse(connstr.as_ptr(), &mut errmsg) };
+        // SAFETY: NULL or a message libpq allocated for us, copied and freed once.
+        let message = unsafe {
+            let m = owned_text(errmsg);
+            if !errmsg.is_null() {
+                pq_sys::PQfreemem(errmsg.cast());
+            }
+            m
+        };
+        if options.is_null() {
+            return Err(message.unwrap_or_else(|| "out of memory\n".to_owned()));
+        }
+        let mut pairs = Vec::new();
+        let mut i = 0;
+        loop {
+            // SAFETY: `options` is the array libpq returned, terminated by an
+            // entry whose keyword is NULL; we stop there.
+            let opt = unsafe { &*options.add(i) };
+            if opt.keyword.is_null() {
+                break;
+            }
+            if !opt.val.is_null() {
+                // SAFETY: non-NULL keyword and val are valid C strings owned
+                // by the array, copied before it is freed.
+                let (k, v) = unsafe { (CStr::from_ptr(opt.keyword), CStr::from_ptr(opt.val)) };
+                pairs.push((k.to_owned(), v.to_owned()));
+            }
+            i += 1;
+        }
+        // SAFETY: allocated by PQconninfoParse, freed once here.
+        unsafe { pq_sys::PQconninfoFree(options) };
+        Ok(ConnParams { pairs })
+    }
+
+    /// The value given for `key`, if any (and if it is UTF-8).
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.as_bytes() == key.as_bytes())
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+
+    /// Sets `key` to `value`, replacing what the string gave.
+    pub(crate) fn set(&mut self, key: &CStr, value: &CStr) {
+        self.pairs.retain(|(k, _)| k.as_c_str() != key);
+        self.pairs.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// NULL-terminated keyword and value arrays for PQconnectStartParams,
+    /// borrowing from `self`.
+    fn arrays(&self) -> (Vec<*const c_char>, Vec<*const c_char>) {
+        let keys = self.pairs.iter().map(|(k, _)| k.as_ptr());
+        let values = self.pairs.iter().map(|(_, v)| v.as_ptr());
+        let end = std::iter::once(std::ptr::null());
+        (
+            keys.chain(end.clone()).collect(),
+            values.chain(end).collect(),
+        )
+    }
+}
 
 /// libpq's version number in PostgreSQL's format (e.g. 180006 for 18.6),
 /// from `PQlibVersion`.

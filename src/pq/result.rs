@@ -15,6 +15,12 @@ pub(crate) enum ResultKind {
     Chunk,
     /// Anything else (errors, empty query, COPY, pipeline states).
     Other,
+    /// PGRES_COPY_IN (only from [`PgResult::copy_direction`]).
+    CopyIn,
+    /// PGRES_COPY_OUT (only from [`PgResult::copy_direction`]).
+    CopyOut,
+    /// PGRES_COPY_BOTH (only from [`PgResult::copy_direction`]).
+    CopyBoth,
 }
 
 /// A query result. `Drop` calls `PQclear`; nothing else does.
@@ -54,15 +60,17 @@ impl PgResult {
         }
     }
 
-    /// Whether the result started a COPY (which dblink does not drive).
-    pub(crate) fn is_copy(&self) -> bool {
+    /// The direction of the COPY this result started, if it started one
+    /// (which the dblink functions do not drive).
+    pub(crate) fn copy_direction(&self) -> Option<ResultKind> {
         use pq_sys::ExecStatusType as S;
         // SAFETY: `self.raw` is a live PGresult.
-        let status = unsafe { pq_sys::PQresultStatus(self.ptr()) };
-        matches!(
-            status,
-            S::PGRES_COPY_IN | S::PGRES_COPY_OUT | S::PGRES_COPY_BOTH
-        )
+        match unsafe { pq_sys::PQresultStatus(self.ptr()) } {
+            S::PGRES_COPY_IN => Some(ResultKind::CopyIn),
+            S::PGRES_COPY_OUT => Some(ResultKind::CopyOut),
+            S::PGRES_COPY_BOTH => Some(ResultKind::CopyBoth),
+            _ => None,
+        }
     }
 
     pub(crate) fn ntuples(&self) -> usize {

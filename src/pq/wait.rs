@@ -1,5 +1,9 @@
-//! Waiting on libpq sockets with poll(2): no sleep loops anywhere.
+//! Waiting on sockets with poll(2) (no sleep loops anywhere), and the
+//! descriptor operations the registry needs to wake waiters: a duplicate of
+//! a connection's socket that `shutdown(2)` can be called on from another
+//! thread.
 
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
@@ -11,6 +15,9 @@ pub(crate) type Deadline = Option<Instant>;
 pub(crate) enum Interest {
     Read,
     Write,
+    /// Readable or writable (a non-blocking flush: libpq may need to read
+    /// before it can write more).
+    Either,
 }
 
 /// The outcome of one wait.
@@ -64,6 +71,7 @@ fn pollfd(fd: c_int, interest: Interest) -> libc::pollfd {
     let events = match interest {
         Interest::Read => libc::POLLIN,
         Interest::Write => libc::POLLOUT,
+        Interest::Either => libc::POLLIN | libc::POLLOUT,
     };
     libc::pollfd {
         fd,
@@ -97,7 +105,45 @@ fn poll_until(pollfds: &mut [libc::pollfd], deadline: Deadline) -> Option<bool> 
     }
 }
 
-/// A deadline `timeout` from now; `None` for no timeout.
+/// A deadline `timeout` from now; `None` for no timeout, and for one so
+/// large that the clock cannot represent its end (it is no bound either).
 pub(crate) fn deadline_after(timeout: Option<Duration>) -> Deadline {
-    timeout.map(|t| Instant::now() + t)
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// The earlier of two deadlines (`None` is the latest of all).
+pub(crate) fn earlier(a: Deadline, b: Deadline) -> Deadline {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// A descriptor of our own for the socket `fd` (dup(2)): it stays valid
+/// whatever libpq does with `fd`, so another thread may poll it or shut the
+/// socket down through it. `None` when `fd` is negative or dup failed.
+///
+/// # Safety
+/// `fd` must be an open descriptor for the duration of the call (the
+/// caller holds the connection whose socket it is).
+pub(crate) unsafe fn dup_socket(fd: c_int) -> Option<OwnedFd> {
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the caller promises `fd` is open for this call; it is only
+    // borrowed to be duplicated.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    borrowed.try_clone_to_owned().ok()
+}
+
+/// `shutdown(SHUT_RDWR)` of the socket behind `fd`: every thread polling
+/// that socket (through any descriptor) wakes at once, and every later read
+/// or write on it fails. The descriptor stays open.
+pub(crate) fn shutdown_socket(fd: &OwnedFd) {
+    // SAFETY: `fd` is an open descriptor we own for the call; shutdown
+    // touches no memory. An error (ENOTCONN: already down) is harmless.
+    unsafe {
+        libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR);
+    }
 }

@@ -501,8 +501,12 @@ int main(void) {
     /* timeout 0: do not wait; nothing was sent, so the result is at hand. */
     r = dblink_get_result_timeout("b", 1, 0);
     CHECK_DONE_AND_FREE(r);
-    r = dblink_get_result_timeout("b", 1, INT_MIN);
+    /* -1 is "no timeout"; any other negative value is refused (22023). */
+    r = dblink_get_result_timeout("b", 1, -1);
     CHECK_DONE_AND_FREE(r);
+    r = dblink_get_result_timeout("b", 1, INT_MIN);
+    CHECK(r == NULL);
+    CHECK_STR(dblink_last_sqlstate(), "22023");
 
     STEP("last error is cleared by a successful call");
     make_error();

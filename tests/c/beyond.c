@@ -143,6 +143,20 @@ int main(void) {
         CHECK_INT(dblink_send_query("w2", "select 2"), 1);
         CHECK_INT(dblink_wait_any(both, 2, -1), 1);
         CHECK_NO_ERROR();
+        {
+            /* wait_ready: every ready index; here only w2's (index 1). */
+            int ready[2] = {-7, -7};
+            CHECK_INT(dblink_wait_ready(both, 2, ready, -1), 1);
+            CHECK_INT(ready[0], 1);
+            CHECK_INT(ready[1], -7);
+            CHECK_INT(dblink_wait_ready(slow, 1, ready, 0), DBLINK_TIMED_OUT);
+            CHECK_INT(dblink_wait_ready(both, 2, NULL, 0), -1);
+            CHECK_ERROR("22004", "ready must not be NULL");
+            CHECK_INT(dblink_wait_ready(both, 2, ready, -5), -1);
+            CHECK_ERROR("22023", "timeout_ms must be -1 (no timeout) or at least 0, not -5");
+            CHECK_INT(dblink_wait_any(both, 2, -2), -1);
+            CHECK_ERROR("22023", "timeout_ms must be -1 (no timeout) or at least 0, not -2");
+        }
         CHECK_INT(dblink_wait_any(slow, 1, 0), DBLINK_TIMED_OUT);
         CHECK_NO_ERROR();
         CHECK_INT(dblink_wait_all(both, 2, 0), 0);
