@@ -67,6 +67,7 @@ fn generate_header(dir: &Path) {
         ("DblinkResult", "dblink_result"),
         ("Status", "dblink_status"),
         ("DblinkNoticeFn", "dblink_notice_fn"),
+        ("DblinkMessageFn", "dblink_message_fn"),
     ] {
         config.export.rename.insert(rust.to_owned(), c.to_owned());
     }

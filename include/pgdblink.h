@@ -155,6 +155,35 @@ typedef void (*dblink_notice_fn)(void *arg,
                                  const char *hint,
                                  const char *context);
 
+/**
+ * A C callback for the remote servers' messages with their severity:
+ * `arg` as given at registration, the connection name (NULL: the unnamed
+ * or a temporary connection), the severity as the server names it (not
+ * localized: "NOTICE", "WARNING", "INFO", "LOG", "DEBUG", and "ERROR",
+ * "FATAL" or "PANIC" for an error sent while no query was in progress),
+ * then SQLSTATE, message, detail, hint and context (NULL when absent).
+ * Strings are valid only during the call; the same threading rules as
+ * `dblink_notice_fn`.
+ *
+ * ```c
+ * static void on_message(void *arg, const char *connname, const char *severity,
+ *                        const char *sqlstate, const char *message,
+ *                        const char *detail, const char *hint, const char *context) {
+ *     fprintf((FILE *)arg, "%s %s on %s: %s\n", severity, sqlstate,
+ *             connname ? connname : "(unnamed)", message);
+ * }
+ * // dblink_set_server_message_handler(on_message, stderr);
+ * ```
+ */
+typedef void (*dblink_message_fn)(void *arg,
+                                  const char *connname,
+                                  const char *severity,
+                                  const char *sqlstate,
+                                  const char *message,
+                                  const char *detail,
+                                  const char *hint,
+                                  const char *context);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -608,6 +637,17 @@ void dblink_set_notice_handler(dblink_notice_fn callback, void *arg);
  * (they are then dropped, never printed on stderr).
  */
 void dblink_set_server_notice_handler(dblink_notice_fn callback, void *arg);
+
+/**
+ * Sets the process-wide handler of the remote servers' messages with their
+ * severity (see `dblink_message_fn`): notices and warnings, and the ERROR or
+ * FATAL a server sends while no query is in progress (e.g. 57P01 when the
+ * backend of an idle connection is terminated), which
+ * `dblink_set_server_notice_handler`'s callback does not receive. Works
+ * beside that one. A NULL `callback` removes it; off by default. `arg` as
+ * for `dblink_set_notice_handler`.
+ */
+void dblink_set_server_message_handler(dblink_message_fn callback, void *arg);
 
 /**
  * The number of rows of a result (0 for DBLINK_STATUS_DONE, 1 for

@@ -174,7 +174,7 @@
 //! | open many connections at once | [`connect_all`], [`connect_start`] + [`connect_poll`] | [`dblink_connect_all`](ffi::dblink_connect_all), [`dblink_connect_start`](ffi::dblink_connect_start) + [`dblink_connect_poll`](ffi::dblink_connect_poll) |
 //! | reconnect a broken connection | [`reset`] | [`dblink_reset`](ffi::dblink_reset) |
 //! | close everything at exit | [`disconnect_all`] | [`dblink_disconnect_all`](ffi::dblink_disconnect_all) |
-//! | NOTICEs, server notices | [`set_notice_handler`], [`set_server_notice_handler`] | [`dblink_set_notice_handler`](ffi::dblink_set_notice_handler), [`dblink_set_server_notice_handler`](ffi::dblink_set_server_notice_handler) |
+//! | NOTICEs, server notices | [`set_notice_handler`], [`set_server_notice_handler`], [`set_server_message_handler`] (with severity) | [`dblink_set_notice_handler`](ffi::dblink_set_notice_handler), [`dblink_set_server_notice_handler`](ffi::dblink_set_server_notice_handler), [`dblink_set_server_message_handler`](ffi::dblink_set_server_message_handler) |
 //!
 //! # C API
 //!
@@ -204,7 +204,10 @@ mod result;
 
 pub use api::*;
 pub use error::{Error, Result, sqlstate};
-pub use notice::{NoticeHandler, set_notice_handler, set_server_notice_handler};
+pub use notice::{
+    NoticeHandler, ServerMessageHandler, set_notice_handler, set_server_message_handler,
+    set_server_notice_handler,
+};
 pub use result::{DblinkResult, Notification, Status};
 
 /// The version of the libpq linked in, in PostgreSQL's format: major ×

@@ -74,10 +74,74 @@ static SERVER_HANDLER: RwLock<Option<NoticeHandler>> = RwLock::new(None);
 /// // The handler printed: server 00000 on a: hello
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+///
+/// An ERROR or FATAL the server sends while no query is in progress (the
+/// FATAL 57P01 of a terminated backend, say) is not a notice and is not
+/// passed here; [`set_server_message_handler`] receives it, with its
+/// severity.
 pub fn set_server_notice_handler(handler: Option<NoticeHandler>) {
-    let mut h = SERVER_HANDLER.write();
-    crate::pq::capture_notices(handler.is_some());
-    *h = handler;
+    let _one_setter = SETTING.lock();
+    *SERVER_HANDLER.write() = handler;
+    update_capture();
+}
+
+/// A handler of the remote servers' messages with their severity: the
+/// connection's name (`None`: the unnamed or a temporary connection), the
+/// severity as the server names it (not localized: `NOTICE`, `WARNING`,
+/// `INFO`, `LOG`, `DEBUG`, and `ERROR`, `FATAL` or `PANIC` for an error sent
+/// while no query was in progress), and the message. Runs as
+/// [`NoticeHandler`] does.
+///
+/// ```rust
+/// use std::sync::Arc;
+/// use pgdblink::ServerMessageHandler;
+///
+/// let handler: ServerMessageHandler = Arc::new(|name, severity, m| {
+///     eprintln!("{severity} {} on {}: {}", m.sqlstate, name.unwrap_or("(unnamed)"), m.message);
+/// });
+/// pgdblink::set_server_message_handler(Some(handler));
+/// ```
+pub type ServerMessageHandler = Arc<dyn Fn(Option<&str>, &str, &Error) + Send + Sync>;
+
+static MESSAGE_HANDLER: RwLock<Option<ServerMessageHandler>> = RwLock::new(None);
+
+/// Sets (or with `None`, removes) the process-wide handler of every message
+/// the remote servers send outside a query's results, with its severity
+/// (see [`ServerMessageHandler`]): a WARNING with SQLSTATE 22012 is told
+/// from a NOTICE, and the FATAL a terminated backend sends to an idle
+/// connection arrives as `FATAL` (57P01), not as a notice. It works beside
+/// [`set_server_notice_handler`] (which keeps receiving the notices alone,
+/// without severity). Off by default.
+///
+/// ```rust,no_run
+/// use std::sync::Arc;
+///
+/// pgdblink::set_server_message_handler(Some(Arc::new(|name: Option<&str>, severity: &str, m: &pgdblink::Error| {
+///     if severity == "FATAL" {
+///         eprintln!("{} lost: {}", name.unwrap_or("(unnamed)"), m.message);
+///     }
+/// })));
+/// # Ok::<(), pgdblink::Error>(())
+/// ```
+pub fn set_server_message_handler(handler: Option<ServerMessageHandler>) {
+    let _one_setter = SETTING.lock();
+    *MESSAGE_HANDLER.write() = handler;
+    update_capture();
+}
+
+/// Serializes the setters of the two server handlers (with the capture
+/// switch that depends on both).
+static SETTING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// Keeps server notices while either handler is set (call under SETTING).
+fn update_capture() {
+    let any = SERVER_HANDLER.read().is_some() || MESSAGE_HANDLER.read().is_some();
+    crate::pq::capture_notices(any);
+}
+
+/// Whether a severity is an error's (not a notice's).
+fn is_error(severity: Option<&str>) -> bool {
+    matches!(severity, Some("ERROR" | "FATAL" | "PANIC"))
 }
 
 /// Delivers server notices received on the connection `name`.
@@ -85,10 +149,10 @@ pub(crate) fn emit_server(name: Option<&str>, notices: Vec<ServerNotice>) {
     if notices.is_empty() {
         return;
     }
-    let Some(handler) = SERVER_HANDLER.read().clone() else {
-        return;
-    };
+    let plain = SERVER_HANDLER.read().clone();
+    let with_severity = MESSAGE_HANDLER.read().clone();
     for n in notices {
+        let severity = n.severity;
         let report = Error {
             sqlstate: n.sqlstate.unwrap_or_else(|| "00000".to_owned()),
             message: n.message.unwrap_or_default(),
@@ -96,7 +160,12 @@ pub(crate) fn emit_server(name: Option<&str>, notices: Vec<ServerNotice>) {
             hint: n.hint,
             context: n.context,
         };
-        handler(name, &report);
+        if let Some(h) = &with_severity {
+            h(name, severity.as_deref().unwrap_or("NOTICE"), &report);
+        }
+        if let Some(h) = plain.as_ref().filter(|_| !is_error(severity.as_deref())) {
+            h(name, &report);
+        }
     }
 }
 

@@ -832,3 +832,82 @@ fn f7_client_encoding_other_than_utf8_is_refused_22023() {
     }
     assert_none("client_encoding", &failures);
 }
+
+// ---------------------------------------------------------------------------
+// Notices: severity, and the FATAL sent to an idle connection
+// ---------------------------------------------------------------------------
+
+/// A WARNING with SQLSTATE 22012 reaches the severity-aware handler as a
+/// WARNING (the plain handler cannot tell it from a NOTICE); the FATAL
+/// 57P01 a terminated backend sends to an idle connection is not a notice:
+/// the plain server-notice handler never sees it, the message handler gets
+/// it as FATAL.
+///
+/// Failed before the commit that added `set_server_message_handler` (the
+/// function did not exist; the FATAL reached the notice handler).
+#[test]
+fn server_messages_keep_their_severity_and_an_idle_fatal_is_no_notice() {
+    let _serial = serial();
+    type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+    let with_severity: Seen = Arc::default();
+    let plain: Seen = Arc::default();
+    let (w, p) = (Arc::clone(&with_severity), Arc::clone(&plain));
+    pgdblink::set_server_message_handler(Some(Arc::new(move |_, severity, m: &Error| {
+        let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+        w.push((severity.to_owned(), m.sqlstate.clone(), m.message.clone()));
+    })));
+    pgdblink::set_server_notice_handler(Some(Arc::new(move |_, m: &Error| {
+        let mut p = p.lock().unwrap_or_else(PoisonError::into_inner);
+        p.push((String::new(), m.sqlstate.clone(), m.message.clone()));
+    })));
+    let a = unique_name("sev");
+    let _cleanup = connect(&a);
+    pgdblink::exec(
+        Some(&a),
+        "do $$ begin raise warning 'careful' using errcode = '22012'; raise notice 'fyi'; end $$",
+        true,
+    )
+    .expect("raise");
+    let pid = pgdblink::dblink(Some(&a), "select pg_backend_pid()", true).expect("pid");
+    let pid = pid.get(0, 0).expect("a pid").to_owned();
+    shared()
+        .psql(
+            "postgres",
+            &format!("select pg_terminate_backend({pid}, 5000)"),
+        )
+        .expect("terminate");
+    // The idle connection reads the FATAL (and the end of the socket).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && !with_severity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(s, _, _)| s == "FATAL")
+    {
+        let _ = pgdblink::is_busy(Some(&a));
+        thread::sleep(Duration::from_millis(20));
+    }
+    pgdblink::set_server_message_handler(None);
+    pgdblink::set_server_notice_handler(None);
+    let with_severity = with_severity
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let plain = plain.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let w = |s: &str, code: &str| with_severity.iter().any(|(a, b, _)| a == s && b == code);
+    assert!(w("WARNING", "22012"), "a WARNING 22012: {with_severity:?}");
+    assert!(w("NOTICE", "00000"), "a NOTICE: {with_severity:?}");
+    assert!(
+        w("FATAL", "57P01"),
+        "the idle FATAL 57P01: {with_severity:?}"
+    );
+    assert!(
+        plain.iter().any(|(_, code, _)| code == "22012"),
+        "the plain handler keeps the warning: {plain:?}"
+    );
+    assert!(
+        !plain.iter().any(|(_, code, _)| code == "57P01"),
+        "the idle FATAL is not a notice: {plain:?}"
+    );
+}

@@ -116,3 +116,76 @@ pub extern "C" fn dblink_set_server_notice_handler(callback: DblinkNoticeFn, arg
         Ok(())
     })
 }
+
+/// A C callback for the remote servers' messages with their severity:
+/// `arg` as given at registration, the connection name (NULL: the unnamed
+/// or a temporary connection), the severity as the server names it (not
+/// localized: "NOTICE", "WARNING", "INFO", "LOG", "DEBUG", and "ERROR",
+/// "FATAL" or "PANIC" for an error sent while no query was in progress),
+/// then SQLSTATE, message, detail, hint and context (NULL when absent).
+/// Strings are valid only during the call; the same threading rules as
+/// `dblink_notice_fn`.
+///
+/// ```c
+/// static void on_message(void *arg, const char *connname, const char *severity,
+///                        const char *sqlstate, const char *message,
+///                        const char *detail, const char *hint, const char *context) {
+///     fprintf((FILE *)arg, "%s %s on %s: %s\n", severity, sqlstate,
+///             connname ? connname : "(unnamed)", message);
+/// }
+/// // dblink_set_server_message_handler(on_message, stderr);
+/// ```
+pub type DblinkMessageFn = Option<
+    extern "C" fn(
+        arg: *mut c_void,
+        connname: *const c_char,
+        severity: *const c_char,
+        sqlstate: *const c_char,
+        message: *const c_char,
+        detail: *const c_char,
+        hint: *const c_char,
+        context: *const c_char,
+    ),
+>;
+
+/// Sets the process-wide handler of the remote servers' messages with their
+/// severity (see `dblink_message_fn`): notices and warnings, and the ERROR or
+/// FATAL a server sends while no query is in progress (e.g. 57P01 when the
+/// backend of an idle connection is terminated), which
+/// `dblink_set_server_notice_handler`'s callback does not receive. Works
+/// beside that one. A NULL `callback` removes it; off by default. `arg` as
+/// for `dblink_set_notice_handler`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dblink_set_server_message_handler(callback: DblinkMessageFn, arg: *mut c_void) {
+    guard(|| {
+        let handler = callback.map(|callback| {
+            let arg = arg as usize;
+            let h: notice::ServerMessageHandler =
+                Arc::new(move |name: Option<&str>, severity: &str, e: &Error| {
+                    let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
+                    let name = name.map(c);
+                    let (sev, state, message) = (c(severity), c(&e.sqlstate), c(&e.message));
+                    let (detail, hint, context) = (
+                        e.detail.as_deref().map(c),
+                        e.hint.as_deref().map(c),
+                        e.context.as_deref().map(c),
+                    );
+                    let ptr =
+                        |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+                    callback(
+                        arg as *mut c_void,
+                        ptr(&name),
+                        sev.as_ptr(),
+                        state.as_ptr(),
+                        message.as_ptr(),
+                        ptr(&detail),
+                        ptr(&hint),
+                        ptr(&context),
+                    );
+                });
+            h
+        });
+        notice::set_server_message_handler(handler);
+        Ok(())
+    })
+}

@@ -58,6 +58,10 @@ pub(crate) struct Conn {
 /// A notice or warning the server sent (through `PQsetNoticeReceiver`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServerNotice {
+    /// NOTICE, WARNING, ... (not localized); ERROR or FATAL for an error
+    /// the server sent while no query was in progress (e.g. the FATAL of a
+    /// terminated backend), which libpq passes to the notice receiver.
+    pub(crate) severity: Option<String>,
     pub(crate) sqlstate: Option<String>,
     pub(crate) message: Option<String>,
     pub(crate) detail: Option<String>,
@@ -597,6 +601,8 @@ extern "C" fn receive_notice(arg: *mut std::ffi::c_void, res: *const pq_sys::PGr
             unsafe { owned_text(pq_sys::PQresultErrorField(res, c_int::from(code))) }
         };
         let notice = ServerNotice {
+            severity: field(pq_sys::PG_DIAG_SEVERITY_NONLOCALIZED)
+                .or_else(|| field(pq_sys::PG_DIAG_SEVERITY)),
             sqlstate: field(pq_sys::PG_DIAG_SQLSTATE),
             message: field(pq_sys::PG_DIAG_MESSAGE_PRIMARY),
             detail: field(pq_sys::PG_DIAG_MESSAGE_DETAIL),

@@ -22,6 +22,19 @@ static void drain(const char *name) {
 static char seen_name[64], seen_state[8], seen_message[256];
 static int seen_count;
 
+static char seen_severity[32];
+
+static void record_message(void *arg, const char *connname, const char *severity,
+                           const char *sqlstate, const char *message, const char *detail,
+                           const char *hint, const char *context) {
+    (void)connname;
+    (void)detail;
+    (void)hint;
+    (void)context;
+    *(int *)arg += 1;
+    snprintf(seen_severity, sizeof seen_severity, "%s:%s:%s", severity, sqlstate, message);
+}
+
 static void record_notice(void *arg, const char *connname, const char *sqlstate,
                           const char *message, const char *detail, const char *hint,
                           const char *context) {
@@ -292,6 +305,19 @@ int main(void) {
         CHECK_STR_AND_FREE(dblink_exec("n", "do $$ begin raise warning 'unseen'; end $$", 1), "DO");
         CHECK_INT(calls, 2);
         CHECK_INT(seen_count, 2);
+        /* The message handler: with severity, beside the notice handler. */
+        {
+            int messages = 0;
+            dblink_set_server_message_handler(record_message, &messages);
+            CHECK_STR_AND_FREE(
+                dblink_exec("n", "do $$ begin raise warning 'x' using errcode = '22012'; end $$", 1),
+                "DO");
+            CHECK_INT(messages, 1);
+            CHECK_STR(seen_severity, "WARNING:22012:x");
+            dblink_set_server_message_handler(NULL, NULL);
+            CHECK_STR_AND_FREE(dblink_exec("n", "do $$ begin raise warning 'y'; end $$", 1), "DO");
+            CHECK_INT(messages, 1);
+        }
     }
 
     dblink_disconnect_all();
