@@ -38,8 +38,9 @@
 //! write fails. A woken call sees the epoch changed and reports 08003 (the
 //! connection was closed) or 08006 (it was reset), instead of libpq's text.
 //! disconnect, disconnect_all, reset and the replacement of the unnamed
-//! connection wake first, then take the session lock (now promptly free),
-//! then close. A descriptor is only ever polled while we own it: the wake
+//! connection take the session lock at once when it is free (so that libpq
+//! still sends its Terminate message), else wake the call holding it and
+//! then take it (now promptly free); then they close. A descriptor is only ever polled while we own it: the wake
 //! socket is closed only under its exclusive lock.
 
 use std::collections::HashMap;
@@ -258,8 +259,9 @@ impl Entry {
         }
     }
 
-    /// Shuts our duplicate down (waking its pollers) and closes it.
-    fn retire_wake_socket(&self) {
+    /// Shuts our duplicate down (waking its pollers) and closes it (after
+    /// libpq closed or replaced the socket; the session is held).
+    pub(crate) fn retire_wake_socket(&self) {
         if let Some(fd) = self.wake.read().as_ref() {
             if !self.inherited() {
                 pq::shutdown_socket(fd);
@@ -274,22 +276,31 @@ impl Entry {
         self.born != pq::process_generation()
     }
 
-    /// Takes the connection out for closing (`None` when already closed),
-    /// with its cursor bookkeeping: wakes its waiters first, so the session
-    /// lock is free promptly.
-    pub(crate) fn close(&self) -> (Option<Conn>, CursorState) {
-        self.closed.store(true, Ordering::Release);
+    /// Locks the session for closing or resetting it: at once when no call
+    /// is in progress (so that libpq can still say goodbye to the server
+    /// with a Terminate message), else after waking that call.
+    pub(crate) fn lock_waking(&self) -> MutexGuard<'_, Session> {
+        if let Some(s) = self.session.try_lock() {
+            return s;
+        }
         self.wake();
-        let mut s = self.session.lock();
+        self.session.lock()
+    }
+
+    /// Closes the connection (`PQfinish`, with the session held), then our
+    /// duplicate of its socket; returns its cursor bookkeeping.
+    pub(crate) fn close(&self) -> CursorState {
+        self.closed.store(true, Ordering::Release);
+        let mut s = self.lock_waking();
         let state = CursorState {
             open_cursors: std::mem::take(&mut s.open_cursors),
             new_xact_for_cursor: std::mem::take(&mut s.new_xact_for_cursor),
         };
-        let conn = s.conn.take();
+        drop(s.conn.take());
         self.socket_open.store(false, Ordering::Release);
         self.retire_wake_socket();
         *self.cancel.lock() = None;
-        (conn, state)
+        state
     }
 
     /// Adopts cursor bookkeeping (dblink's unnamed slot keeps it).
@@ -394,8 +405,7 @@ pub(crate) fn insert(name: Option<&str>, entry: Arc<Entry>) -> Result<()> {
 /// Closes a connection that left the unnamed slot, keeping dblink's cursor
 /// bookkeeping for the slot's next connection.
 fn close_unnamed(entry: &Entry) -> CursorState {
-    let (conn, state) = entry.close();
-    drop(conn);
+    let state = entry.close();
     *REGISTRY.unnamed_cursors.lock() = state;
     state
 }
@@ -408,7 +418,7 @@ pub(crate) fn remove(name: Option<&str>) -> Result<()> {
             let k = key(n)?;
             let removed = REGISTRY.named.write().remove(k);
             let entry = removed.ok_or_else(|| Error::conn_not_available(name))?;
-            drop(entry.close());
+            entry.close();
         }
         None => {
             let removed = REGISTRY.unnamed.lock().take();
@@ -442,20 +452,17 @@ pub(crate) fn remove_entry(name: Option<&str>, entry: &Arc<Entry>) {
         }
     };
     drop(removed);
-    drop(entry.close());
+    entry.close();
 }
 
-/// Unregisters and closes every connection, named and unnamed. Every
-/// waiter on any of them is woken first, so each close finds its session
-/// free promptly.
+/// Unregisters and closes every connection, named and unnamed. Each close
+/// wakes the call in progress on its connection, if any, so none waits long.
 pub(crate) fn remove_all() {
     let named: Vec<Arc<Entry>> = REGISTRY.named.write().drain().map(|(_, e)| e).collect();
     let unnamed = REGISTRY.unnamed.lock().take();
-    for e in named.iter().chain(&unnamed) {
-        e.closed.store(true, Ordering::Release);
-        e.wake();
-    }
-    named.iter().for_each(|e| drop(e.close()));
+    named.iter().for_each(|e| {
+        e.close();
+    });
     if let Some(e) = unnamed {
         close_unnamed(&e);
     }

@@ -431,9 +431,8 @@ pub fn reset(name: Option<&str>) -> Result<()> {
     if entry.is_connecting() {
         return Err(super::still_connecting(name));
     }
-    // Wake every waiter on the connection, so its session is free promptly.
-    entry.wake();
-    let mut session = entry.lock();
+    // Wakes the call in progress on the connection, if any.
+    let mut session = entry.lock_waking();
     if entry.is_connecting() {
         return Err(super::still_connecting(name));
     }
@@ -443,7 +442,11 @@ pub fn reset(name: Option<&str>) -> Result<()> {
     };
     let bound = conn.reconnect_bound;
     let epoch = entry.epoch();
-    let ok = conn.reset_start()
+    let started = conn.reset_start();
+    // libpq has said goodbye on the old socket and closed it: wake the
+    // polls still on our duplicate, and let it go.
+    entry.retire_wake_socket();
+    let ok = started
         && conn
             .establish(
                 true,
