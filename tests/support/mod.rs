@@ -9,6 +9,7 @@
 pub mod notices;
 pub mod oracle;
 pub mod process;
+pub mod proxy;
 pub mod server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
