@@ -30,11 +30,10 @@
 #   cc app.c $(pkg-config --cflags pgdblink) PREFIX/lib/libpgdblink.a \
 #      -Wl,--as-needed $(pkg-config --static --libs pgdblink)
 #
-# The build is `cargo build --release --lib` run as `cargo rustc --release
-# --lib -- --print native-static-libs`: the same build (the crate types of
-# Cargo.toml: rlib, cdylib, staticlib), plus rustc's list of the system
-# libraries the static library needs, which becomes Libs.private in
-# pgdblink.pc. Needs what `cargo build` needs (a C compiler and OpenSSL
+# The build is scripts/build-c.sh --release (`cargo rustc --release --lib
+# --features capi --crate-type cdylib --crate-type staticlib`), whose rustc
+# note lists the system libraries the static library needs, which become
+# Libs.private in pgdblink.pc. Needs what `cargo build` needs (a C compiler and OpenSSL
 # headers for the bundled libpq; scripts/install-deps.sh installs them).
 set -euo pipefail
 CALLER_PWD=$PWD
@@ -106,7 +105,7 @@ trap 'rm -f "$LOG"' EXIT
 echo "install.sh: building pgdblink $VERSION (release)" >&2
 # stderr is shown and kept: rustc's note (replayed by cargo when the build is
 # already fresh) carries the native libraries.
-{ "$CARGO" rustc --release --lib -- --print native-static-libs 2>&1 1>&3 | tee "$LOG" >&2; } 3>&1
+{ CARGO="$CARGO" "$ROOT/scripts/build-c.sh" --release 2>&1 1>&3 | tee "$LOG" >&2; } 3>&1
 NATIVE_LIBS=$(sed 's/\x1b\[[0-9;]*m//g' "$LOG" | sed -n 's/^note: native-static-libs: //p' | tail -n 1)
 if [ -z "$NATIVE_LIBS" ]; then
     echo "install.sh: rustc did not print the static library's native libraries" >&2

@@ -63,7 +63,7 @@ trap cleanup EXIT
 # --- 1. build -----------------------------------------------------------------
 t0=$(now)
 log "building (release): the cdylib and the stress test"
-cargo build --release --lib
+scripts/build-c.sh --release 2>/dev/null
 cargo test --release --test stress --no-run
 BUILD_TIME=$(since "$t0")
 

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# The C tests link the cdylib; build it (and the header) first.
-cargo build --lib
+# The C tests link the C library (the crate with the capi feature); build it
+# first: cargo test does not.
+scripts/build-c.sh 2>/dev/null
 cargo test "$@"

@@ -146,6 +146,7 @@ impl Error {
     }
 
     /// A NULL where the C caller had to pass a value.
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
     pub(crate) fn null_argument(what: &str) -> Error {
         Error::new(
             sqlstate::NULL_VALUE_NOT_ALLOWED,
@@ -154,6 +155,7 @@ impl Error {
     }
 
     /// Bytes from the C caller that are not UTF-8.
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
     pub(crate) fn not_utf8(what: &str, err: std::str::Utf8Error) -> Error {
         Error::new(
             sqlstate::CHARACTER_NOT_IN_REPERTOIRE,

@@ -193,11 +193,17 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
+// Unsafe code lives in two modules only: the libpq layer (`pq`) and the C
+// ABI (`ffi`), each of which allows it explicitly.
+#![deny(unsafe_code)]
 
 mod api;
 mod error;
+#[cfg(feature = "capi")]
+#[allow(unsafe_code)]
 pub mod ffi;
 mod notice;
+#[allow(unsafe_code)]
 mod pq;
 mod registry;
 mod result;

@@ -165,11 +165,9 @@ impl Entry {
         let Some(conn) = session.conn.as_ref() else {
             return;
         };
-        let fd = conn.socket();
-        self.socket_open.store(fd >= 0, Ordering::Release);
-        // SAFETY: `fd` is the socket of the connection we hold (the caller
-        // has the session), open for the duration of the call.
-        let dup = unsafe { pq::dup_socket(fd) };
+        self.socket_open
+            .store(conn.socket() >= 0, Ordering::Release);
+        let dup = conn.dup_socket();
         let old = std::mem::replace(&mut *self.wake.write(), dup);
         drop(old);
         let handle = Canceller::new(conn).map(|c| Arc::new(Mutex::new(c)));
@@ -177,12 +175,9 @@ impl Entry {
         self.connecting.store(false, Ordering::Release);
     }
 
-    /// Makes our duplicate follow `fd`, the socket a reconnect is about to
-    /// wait on (the session is held: `fd` is open).
-    pub(crate) fn watch_socket(&self, fd: c_int) {
-        // SAFETY: `fd` is the socket of the connection whose session the
-        // caller holds, open for the duration of the call.
-        let dup = unsafe { pq::dup_socket(fd) };
+    /// Makes our duplicate follow the socket a reconnect is about to wait
+    /// on (`dup`, made by the connection itself).
+    pub(crate) fn watch_socket(&self, dup: Option<OwnedFd>) {
         let old = std::mem::replace(&mut *self.wake.write(), dup);
         drop(old);
     }

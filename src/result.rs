@@ -274,11 +274,13 @@ impl DblinkResult {
     }
 
     /// The remote error's message as a C string (Error results only).
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
     pub(crate) fn error_message_cstr(&self) -> Option<&CStr> {
         self.error_c.as_deref().map(|(m, _)| m.as_c_str())
     }
 
     /// The remote error's SQLSTATE as a C string (Error results only).
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
     pub(crate) fn error_sqlstate_cstr(&self) -> Option<&CStr> {
         self.error_c.as_deref().map(|(_, s)| s.as_c_str())
     }

@@ -42,7 +42,7 @@ fn lib_dir() -> PathBuf {
     ));
     assert!(
         lib.is_file(),
-        "the cdylib {} is missing: run `cargo build --lib` first (scripts/test.sh does)",
+        "the cdylib {} is missing: run `scripts/build-c.sh` first (scripts/test.sh does)",
         lib.display()
     );
     // The library's soname is libpgdblink.so.0 (what scripts/install.sh
@@ -58,7 +58,7 @@ fn lib_dir() -> PathBuf {
     if let Some(newer) = newest_source(&manifest_dir().join("src")).filter(|(t, _)| *t > built) {
         panic!(
             "the cdylib {} is older than {}: `cargo test` does not rebuild it; run \
-             `cargo build --lib` first (scripts/test.sh does)",
+             `scripts/build-c.sh` first (scripts/test.sh does)",
             lib.display(),
             newer.1.display()
         );

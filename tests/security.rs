@@ -289,7 +289,8 @@ fn ffi_last_error(what: &str) -> Error {
 /// A string pgdblink handed over (freed here).
 fn take_text(p: *mut c_char) -> Option<String> {
     let text = opt_text(p);
-    ffi::dblink_free(p);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    unsafe { ffi::dblink_free(p) };
     text
 }
 
@@ -307,7 +308,8 @@ fn ffi_connections() -> Vec<String> {
             names.extend(opt_text(p));
         }
     }
-    ffi::dblink_free_strings(list);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    unsafe { ffi::dblink_free_strings(list) };
     names
 }
 
@@ -315,8 +317,10 @@ fn ffi_connections() -> Vec<String> {
 fn ffi_free_result(what: &str, r: *mut pgdblink::DblinkResult) {
     if !r.is_null() {
         for text in [
-            opt_text(ffi::dblink_result_error_message(r)),
-            opt_text(ffi::dblink_result_sqlstate(r)),
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            opt_text(unsafe { ffi::dblink_result_error_message(r) }),
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            opt_text(unsafe { ffi::dblink_result_sqlstate(r) }),
         ]
         .into_iter()
         .flatten()
@@ -324,7 +328,8 @@ fn ffi_free_result(what: &str, r: *mut pgdblink::DblinkResult) {
             assert_clean(&format!("{what}: dblink_result_error_message"), &text);
         }
     }
-    ffi::dblink_result_free(r);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    unsafe { ffi::dblink_result_free(r) };
 }
 
 // ---------------------------------------------------------------------------
@@ -378,13 +383,23 @@ fn fail_every_path_inner(connstr: &str, cause: &str) {
     // The C ABI: the same failures as -1/NULL with the thread's last error.
     let (cname, cconnstr) = (c(&name), c(connstr));
     let sql = c("select 1");
-    assert_eq!(ffi::dblink_connect(cname.as_ptr(), cconnstr.as_ptr()), -1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    assert_eq!(
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        unsafe { ffi::dblink_connect(cname.as_ptr(), cconnstr.as_ptr()) },
+        -1
+    );
     assert_connect_failure(
         &what("dblink_connect"),
         &ffi_last_error("dblink_connect"),
         cause,
     );
-    assert_eq!(ffi::dblink_connect_u(cname.as_ptr(), cconnstr.as_ptr()), -1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    assert_eq!(
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        unsafe { ffi::dblink_connect_u(cname.as_ptr(), cconnstr.as_ptr()) },
+        -1
+    );
     assert_connect_failure(
         &what("dblink_connect_u"),
         &ffi_last_error("dblink_connect_u"),
@@ -392,7 +407,8 @@ fn fail_every_path_inner(connstr: &str, cause: &str) {
     );
     for timeout_ms in [20_000, -1] {
         assert_eq!(
-            ffi::dblink_connect_timeout(cname.as_ptr(), cconnstr.as_ptr(), timeout_ms),
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_connect_timeout(cname.as_ptr(), cconnstr.as_ptr(), timeout_ms) },
             -1
         );
         let e = ffi_last_error("dblink_connect_timeout");
@@ -402,36 +418,44 @@ fn fail_every_path_inner(connstr: &str, cause: &str) {
     let names = [cname.as_ptr(), csecond.as_ptr()];
     let connstrs = [cconnstr.as_ptr(), cconnstr.as_ptr()];
     let mut ok = [7 as c_int; 2];
-    let opened = ffi::dblink_connect_all(
-        names.as_ptr(),
-        connstrs.as_ptr(),
-        2,
-        20_000,
-        ok.as_mut_ptr(),
-    );
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    let opened = unsafe {
+        ffi::dblink_connect_all(
+            names.as_ptr(),
+            connstrs.as_ptr(),
+            2,
+            20_000,
+            ok.as_mut_ptr(),
+        )
+    };
     assert_eq!((opened, ok), (0, [0, 0]));
     let e = ffi_last_error("dblink_connect_all");
     assert_connect_failure(&what("dblink_connect_all"), &e, cause);
     for fail_on_error in [1, 0] {
-        let r = ffi::dblink(cconnstr.as_ptr(), sql.as_ptr(), fail_on_error);
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let r = unsafe { ffi::dblink(cconnstr.as_ptr(), sql.as_ptr(), fail_on_error) };
         assert!(r.is_null(), "dblink(connstr) must fail");
         assert_connect_failure(&what("C dblink"), &ffi_last_error("dblink"), cause);
         let value = c("x");
         let values = [value.as_ptr()];
-        let r = ffi::dblink_params(
-            cconnstr.as_ptr(),
-            sql.as_ptr(),
-            1,
-            values.as_ptr(),
-            fail_on_error,
-        );
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let r = unsafe {
+            ffi::dblink_params(
+                cconnstr.as_ptr(),
+                sql.as_ptr(),
+                1,
+                values.as_ptr(),
+                fail_on_error,
+            )
+        };
         assert!(r.is_null(), "dblink_params(connstr) must fail");
         assert_connect_failure(
             &what("C dblink_params"),
             &ffi_last_error("dblink_params"),
             cause,
         );
-        let status = ffi::dblink_exec(cconnstr.as_ptr(), sql.as_ptr(), fail_on_error);
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let status = unsafe { ffi::dblink_exec(cconnstr.as_ptr(), sql.as_ptr(), fail_on_error) };
         assert!(status.is_null(), "dblink_exec(connstr) must fail");
         assert_connect_failure(
             &what("C dblink_exec"),
@@ -563,24 +587,36 @@ fn remote_errors_on(connstr: &str) {
     // The same through the C ABI.
     let (cname, cconnstr) = (c(&name), c(connstr));
     let bad = c("select 1/0");
-    let r = ffi::dblink(cname.as_ptr(), bad.as_ptr(), 1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    let r = unsafe { ffi::dblink(cname.as_ptr(), bad.as_ptr(), 1) };
     assert!(r.is_null());
     assert_eq!(ffi_last_error("dblink(name)").sqlstate, "22012");
-    let r = ffi::dblink(cconnstr.as_ptr(), bad.as_ptr(), 1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    let r = unsafe { ffi::dblink(cconnstr.as_ptr(), bad.as_ptr(), 1) };
     assert!(r.is_null());
     assert_eq!(ffi_last_error("dblink(connstr)").sqlstate, "22012");
-    let r = ffi::dblink(cconnstr.as_ptr(), bad.as_ptr(), 0);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    let r = unsafe { ffi::dblink(cconnstr.as_ptr(), bad.as_ptr(), 0) };
     assert!(!r.is_null());
     ffi_free_result("dblink(connstr, fail_on_error 0)", r);
-    let status = ffi::dblink_exec(cconnstr.as_ptr(), bad.as_ptr(), 1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    let status = unsafe { ffi::dblink_exec(cconnstr.as_ptr(), bad.as_ptr(), 1) };
     assert!(status.is_null());
     ffi_last_error("dblink_exec(connstr)");
-    let msg = take_text(ffi::dblink_error_message(cname.as_ptr())).expect("error message");
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    let msg =
+        take_text(unsafe { ffi::dblink_error_message(cname.as_ptr()) }).expect("error message");
     assert_clean("dblink_error_message", &msg);
     let cother = c(&unique_name("sec_ok_c"));
-    assert_eq!(ffi::dblink_connect(cother.as_ptr(), cconnstr.as_ptr()), 1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    assert_eq!(
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        unsafe { ffi::dblink_connect(cother.as_ptr(), cconnstr.as_ptr()) },
+        1
+    );
     assert_connections_clean("two open connections", &[]);
-    assert_eq!(ffi::dblink_disconnect(cother.as_ptr()), 1);
+    // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+    assert_eq!(unsafe { ffi::dblink_disconnect(cother.as_ptr()) }, 1);
 
     pgdblink::disconnect(Some(&name)).expect("disconnect");
 }
@@ -616,7 +652,8 @@ fn reset_after_a_password_change_never_reveals_the_password() {
         let msg = pgdblink::error_message(Some(&name)).expect("error_message");
         assert_clean("error_message after a failed reset", &msg);
         let cname = c(&name);
-        assert_eq!(ffi::dblink_reset(cname.as_ptr()), -1);
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        assert_eq!(unsafe { ffi::dblink_reset(cname.as_ptr()) }, -1);
         let e = ffi_last_error("dblink_reset");
         assert!(e.message.contains(&cause), "{e:?}");
         assert_connections_clean("after a failed reset", &[]);
@@ -663,7 +700,12 @@ fn malformed_leaks(connstr: &str) -> Vec<String> {
             }
         }
         let (cname, cconnstr) = (c(&name), c(connstr));
-        assert_eq!(ffi::dblink_connect(cname.as_ptr(), cconnstr.as_ptr()), -1);
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        assert_eq!(
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_connect(cname.as_ptr(), cconnstr.as_ptr()) },
+            -1
+        );
         let detail = opt_text(ffi::dblink_last_detail()).unwrap_or_default();
         if NEEDLES.iter().any(|n| detail.contains(n)) {
             leaks.push(format!("dblink_connect: DETAIL {detail:?}"));

@@ -29,6 +29,12 @@ impl Target {
     /// masked when it carries a password); 22023 for a NUL byte or a
     /// client_encoding other than UTF8.
     pub(crate) fn parse(connstr: &str) -> Result<Target> {
+        if !crate::pq::is_thread_safe() {
+            return Err(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                "the linked libpq is not thread-safe (PQisthreadsafe() = 0): build pgdblink with the bundled libpq or a thread-safe one",
+            ));
+        }
         let c = c_string(connstr, "connection string")?;
         let mut params = ConnParams::parse(&c).map_err(|msg| could_not_establish(&msg, connstr))?;
         if let Some(enc) = params.get("client_encoding") {

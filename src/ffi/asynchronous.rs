@@ -12,9 +12,15 @@ use crate::result::DblinkResult;
 /// unfinished: libpq's reason is in `dblink_error_message`, and the notice
 /// handler gets dblink's NOTICE `could not send query: ...`); -1 on ERROR
 /// (08003 for an unknown name, 22004 for a NULL `sql`).
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_send_query(connname: *const c_char, sql: *const c_char) -> c_int {
-    guard(|| {
+pub unsafe extern "C" fn dblink_send_query(connname: *const c_char, sql: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         bool_int(api::send_query(name, cstr::arg(sql, "sql")?))
     })
@@ -23,9 +29,14 @@ pub extern "C" fn dblink_send_query(connname: *const c_char, sql: *const c_char)
 /// `dblink_is_busy(connname)`: consumes input, then 1 when
 /// `dblink_get_result` would wait, 0 when not (a result, or the end of the
 /// query, is ready); -1 on ERROR (08003). Does not wait on the network.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_is_busy(connname: *const c_char) -> c_int {
-    guard(|| bool_int(api::is_busy(cstr::opt_arg(connname, "connname")?)))
+pub unsafe extern "C" fn dblink_is_busy(connname: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { bool_int(api::is_busy(cstr::opt_arg(connname, "connname")?)) })
 }
 
 /// `dblink_get_result(connname, fail_on_error)`: waits for the next result
@@ -49,12 +60,17 @@ pub extern "C" fn dblink_is_busy(connname: *const c_char) -> c_int {
 ///     if (done) break;
 /// }
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_get_result(
+pub unsafe extern "C" fn dblink_get_result(
     connname: *const c_char,
     fail_on_error: c_int,
 ) -> *mut DblinkResult {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         result_out(api::get_result(name, fail_on_error != 0))
     })
@@ -72,18 +88,28 @@ pub extern "C" fn dblink_get_result(
 /// if (answer && strcmp(answer, "OK") != 0) fprintf(stderr, "cancel: %s\n", answer);
 /// dblink_free(answer);
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_cancel_query(connname: *const c_char) -> *mut c_char {
-    guard(|| text_out(api::cancel_query(cstr::opt_arg(connname, "connname")?)))
+pub unsafe extern "C" fn dblink_cancel_query(connname: *const c_char) -> *mut c_char {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { text_out(api::cancel_query(cstr::opt_arg(connname, "connname")?)) })
 }
 
 /// `dblink_error_message(connname)`: 'OK' when libpq has no error for the
 /// connection, else its last message without the trailing newline (the
 /// connection's, which another thread's call may have set). NULL on ERROR
 /// (08003). The caller owns the string: free it with `dblink_free`.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_error_message(connname: *const c_char) -> *mut c_char {
-    guard(|| text_out(api::error_message(cstr::opt_arg(connname, "connname")?)))
+pub unsafe extern "C" fn dblink_error_message(connname: *const c_char) -> *mut c_char {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { text_out(api::error_message(cstr::opt_arg(connname, "connname")?)) })
 }
 
 /// `dblink_get_notify([connname])`: consumes input and drains the pending
@@ -92,9 +118,14 @@ pub extern "C" fn dblink_error_message(connname: *const c_char) -> *mut c_char {
 /// `connname` without an unnamed connection gives no rows, as in dblink).
 /// NULL on ERROR (08003). The caller owns the result: free it with
 /// `dblink_result_free`.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_get_notify(connname: *const c_char) -> *mut DblinkResult {
-    guard(|| {
+pub unsafe extern "C" fn dblink_get_notify(connname: *const c_char) -> *mut DblinkResult {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let notes = api::get_notify(cstr::opt_arg(connname, "connname")?)?;
         result_out(Ok(DblinkResult::from_notifications(&notes)))
     })

@@ -48,13 +48,18 @@ fn c_timeout(ms: c_int) -> crate::Result<Option<Duration>> {
 /// } else if (i == DBLINK_TIMED_OUT) fprintf(stderr, "nothing after 10 s\n");
 /// else fprintf(stderr, "%s\n", dblink_last_error());
 /// ```
+///
+/// # Safety
+///
+/// - `names` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_wait_any(
+pub unsafe extern "C" fn dblink_wait_any(
     names: *const *const c_char,
     n: c_int,
     timeout_ms: c_int,
 ) -> c_int {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let names = cstr::args(names, n, "name")?;
         let ready = api::wait_any(&names, c_timeout(timeout_ms)?)?;
         Ok(ready.first().map_or(DBLINK_TIMED_OUT, |&i| {
@@ -67,13 +72,18 @@ pub extern "C" fn dblink_wait_any(
 /// as `dblink_wait_any` waits (`timeout_ms` -1: forever). 1 when they all
 /// have (at once when `n` is 0), 0 when the timeout passed first, -1 on
 /// ERROR (e.g. 08003 for an unknown name). Not a dblink function.
+///
+/// # Safety
+///
+/// - `names` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_wait_all(
+pub unsafe extern "C" fn dblink_wait_all(
     names: *const *const c_char,
     n: c_int,
     timeout_ms: c_int,
 ) -> c_int {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let names = cstr::args(names, n, "name")?;
         bool_int(api::wait_all(&names, c_timeout(timeout_ms)?))
     })
@@ -99,14 +109,20 @@ pub extern "C" fn dblink_wait_all(
 ///     for (int j = 0; j < k; j++) { dblink_result *r = dblink_get_result(names[ready[j]], 1); dblink_result_free(r); }
 /// }
 /// ```
+///
+/// # Safety
+///
+/// - `names` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
+/// - `ready` is NULL or points to as many writable ints as the count argument says.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_wait_ready(
+pub unsafe extern "C" fn dblink_wait_ready(
     names: *const *const c_char,
     n: c_int,
     ready: *mut c_int,
     timeout_ms: c_int,
 ) -> c_int {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let names = cstr::args(names, n, "name")?;
         let timeout = c_timeout(timeout_ms)?;
         if ready.is_null() {
@@ -133,9 +149,14 @@ pub extern "C" fn dblink_wait_ready(
 /// `dblink_reset`. Also valid during `dblink_connect_start`. -1 on ERROR
 /// (08003), or when the connection has no socket (then `dblink_last_error()`
 /// is NULL). Not a dblink function.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_socket(connname: *const c_char) -> c_int {
-    guard(|| api::socket(cstr::opt_arg(connname, "connname")?))
+pub unsafe extern "C" fn dblink_socket(connname: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { api::socket(cstr::opt_arg(connname, "connname")?) })
 }
 
 /// Reads what the server has sent without waiting (`PQconsumeInput`): 1 on
@@ -150,9 +171,14 @@ pub extern "C" fn dblink_socket(connname: *const c_char) -> c_int {
 ///     dblink_result_free(r);
 /// }
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_consume_input(connname: *const c_char) -> c_int {
-    guard(|| bool_int(api::consume_input(cstr::opt_arg(connname, "connname")?)))
+pub unsafe extern "C" fn dblink_consume_input(connname: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { bool_int(api::consume_input(cstr::opt_arg(connname, "connname")?)) })
 }
 
 /// `dblink_send_query` with `$1`..`$n` bound to the `nparams` strings of
@@ -165,14 +191,21 @@ pub extern "C" fn dblink_consume_input(connname: *const c_char) -> c_int {
 /// const char *values[] = {"O'Brien", NULL};   // NULL: SQL NULL
 /// dblink_send_query_params("a", "select * from t where name = $1 and x > $2", 2, values);
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `values` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_send_query_params(
+pub unsafe extern "C" fn dblink_send_query_params(
     connname: *const c_char,
     sql: *const c_char,
     nparams: c_int,
     values: *const *const c_char,
 ) -> c_int {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let params = cstr::opt_args(values, nparams, "parameter")?;
         bool_int(api::send_query_params(
@@ -194,15 +227,22 @@ pub extern "C" fn dblink_send_query_params(
 /// if (r) printf("%s\n", dblink_result_getvalue(r, 0, 0));   // 42
 /// dblink_result_free(r);
 /// ```
+///
+/// # Safety
+///
+/// - `conn_or_connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `values` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_params(
+pub unsafe extern "C" fn dblink_params(
     conn_or_connstr: *const c_char,
     sql: *const c_char,
     nparams: c_int,
     values: *const *const c_char,
     fail_on_error: c_int,
 ) -> *mut DblinkResult {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let target = cstr::opt_arg(conn_or_connstr, "conn_or_connstr")?;
         let params = cstr::opt_args(values, nparams, "parameter")?;
         result_out(api::dblink_params(
@@ -219,13 +259,18 @@ pub extern "C" fn dblink_params(
 /// whatever fail_on_error says; the query keeps running and a later call
 /// can still collect its results (or `dblink_cancel_query` stops it).
 /// Otherwise as `dblink_get_result`. Not a dblink function.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_get_result_timeout(
+pub unsafe extern "C" fn dblink_get_result_timeout(
     connname: *const c_char,
     fail_on_error: c_int,
     timeout_ms: c_int,
 ) -> *mut DblinkResult {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let timeout = c_timeout(timeout_ms)?;
         result_out(match timeout {
@@ -239,12 +284,17 @@ pub extern "C" fn dblink_get_result_timeout(
 /// (< 0: the 30 s default); past it the text is `cancel request timed out`.
 /// Otherwise as `dblink_cancel_query`: the caller frees the text with
 /// `dblink_free`; NULL on ERROR. Not a dblink function.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_cancel_query_timeout(
+pub unsafe extern "C" fn dblink_cancel_query_timeout(
     connname: *const c_char,
     timeout_ms: c_int,
 ) -> *mut c_char {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let timeout = c_timeout(timeout_ms)?.unwrap_or(api::DEFAULT_CANCEL_TIMEOUT);
         text_out(api::cancel_query_timeout(name, timeout))
@@ -268,13 +318,19 @@ pub extern "C" fn dblink_cancel_query_timeout(
 ///     if (done) break;
 /// }
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_send_query_chunked(
+pub unsafe extern "C" fn dblink_send_query_chunked(
     connname: *const c_char,
     sql: *const c_char,
     max_rows: c_int,
 ) -> c_int {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let rows = cstr::index(max_rows, "max_rows")?;
         bool_int(api::send_query_chunked(name, cstr::arg(sql, "sql")?, rows))
@@ -285,13 +341,19 @@ pub extern "C" fn dblink_send_query_chunked(
 /// the connection string's connect_timeout): -1 with 08001 `could not
 /// establish connection`, DETAIL `timed out after N ms`. Otherwise as
 /// `dblink_connect`: 1 for 'OK', -1 on ERROR. Not a dblink function.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_connect_timeout(
+pub unsafe extern "C" fn dblink_connect_timeout(
     connname: *const c_char,
     connstr: *const c_char,
     timeout_ms: c_int,
 ) -> c_int {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let connstr = cstr::arg(connstr, "connstr")?;
         super::ok_int(match c_timeout(timeout_ms)? {
@@ -318,8 +380,14 @@ pub extern "C" fn dblink_connect_timeout(
 ///     fprintf(stderr, "s1 %s, s2 %s: %s\n", ok[0] ? "up" : "down", ok[1] ? "up" : "down",
 ///             dblink_last_error());
 /// ```
+///
+/// # Safety
+///
+/// - `names` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
+/// - `connstrs` is NULL or points to as many readable pointers as its count says, each NULL or a NUL-terminated string, all valid during the call.
+/// - `ok` is NULL or points to as many writable ints as the count argument says.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_connect_all(
+pub unsafe extern "C" fn dblink_connect_all(
     names: *const *const c_char,
     connstrs: *const *const c_char,
     n: c_int,
@@ -327,7 +395,8 @@ pub extern "C" fn dblink_connect_all(
     ok: *mut c_int,
 ) -> c_int {
     let mut last_failure = None;
-    let opened = guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    let opened = guard(|| unsafe {
         let names = cstr::args(names, n, "name")?;
         let connstrs = cstr::args(connstrs, n, "connstr")?;
         let targets: Vec<(&str, &str)> = names.into_iter().zip(connstrs).collect();
@@ -348,9 +417,14 @@ pub extern "C" fn dblink_connect_all(
 /// are gone. Blocks while reconnecting. 1 for 'OK'; -1 on ERROR (08003, or
 /// 08006 with libpq's message when the server cannot be reached; the name
 /// stays registered). Not a dblink function.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_reset(connname: *const c_char) -> c_int {
-    guard(|| super::ok_int(api::reset(cstr::opt_arg(connname, "connname")?)))
+pub unsafe extern "C" fn dblink_reset(connname: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { super::ok_int(api::reset(cstr::opt_arg(connname, "connname")?)) })
 }
 
 /// `dblink_connect_poll`: connected; the name is ready for use.
@@ -375,9 +449,18 @@ pub const DBLINK_CONNECT_WRITING: c_int = 3;
 ///     poll(&p, 1, 5000);                            // or your event loop
 /// }
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_connect_start(connname: *const c_char, connstr: *const c_char) -> c_int {
-    guard(|| {
+pub unsafe extern "C" fn dblink_connect_start(
+    connname: *const c_char,
+    connstr: *const c_char,
+) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         super::ok_int(api::connect_start(name, cstr::arg(connstr, "connstr")?))
     })
@@ -390,9 +473,14 @@ pub extern "C" fn dblink_connect_start(connname: *const c_char, connstr: *const 
 /// libpq's message as detail, and the name is released; 08003 for an
 /// unknown name. On a name already connected: DBLINK_CONNECT_READY. The
 /// caller bounds the total wait (a connect timeout). Not a dblink function.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_connect_poll(connname: *const c_char) -> c_int {
-    guard(|| {
+pub unsafe extern "C" fn dblink_connect_poll(connname: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         Ok(
             match api::connect_poll(cstr::opt_arg(connname, "connname")?)? {
                 api::ConnectProgress::Ready => DBLINK_CONNECT_READY,

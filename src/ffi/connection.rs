@@ -20,9 +20,15 @@ use crate::api;
 /// if (dblink_connect("a", "host=localhost dbname=postgres") != 1)
 ///     fprintf(stderr, "%s: %s\n", dblink_last_error(), dblink_last_detail());
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_connect(connname: *const c_char, connstr: *const c_char) -> c_int {
-    guard(|| {
+pub unsafe extern "C" fn dblink_connect(connname: *const c_char, connstr: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let connstr = cstr::arg(connstr, "connstr")?;
         ok_int(api::connect(name, connstr))
@@ -32,9 +38,18 @@ pub extern "C" fn dblink_connect(connname: *const c_char, connstr: *const c_char
 /// `dblink_connect_u([connname,] connstr)`: the same as `dblink_connect`
 /// outside the server (in the server, it lets non-superusers connect with
 /// any authentication method).
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_connect_u(connname: *const c_char, connstr: *const c_char) -> c_int {
-    guard(|| {
+pub unsafe extern "C" fn dblink_connect_u(
+    connname: *const c_char,
+    connstr: *const c_char,
+) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let connstr = cstr::arg(connstr, "connstr")?;
         ok_int(api::connect_u(name, connstr))
@@ -46,9 +61,14 @@ pub extern "C" fn dblink_connect_u(connname: *const c_char, connstr: *const c_ch
 /// progress on the same connection in another thread, and closes it.
 /// Returns 1 for 'OK'; -1 on ERROR 08003 `connection "a" not available` /
 /// `connection not available`.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_disconnect(connname: *const c_char) -> c_int {
-    guard(|| ok_int(api::disconnect(cstr::opt_arg(connname, "connname")?)))
+pub unsafe extern "C" fn dblink_disconnect(connname: *const c_char) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { ok_int(api::disconnect(cstr::opt_arg(connname, "connname")?)) })
 }
 
 /// Closes every connection, named and unnamed. For hosts shutting down
@@ -90,9 +110,14 @@ pub extern "C" fn dblink_get_connections() -> *mut *mut c_char {
 /// `dblink_error_message`, `dblink_exec`, `dblink_open`, `dblink_close`,
 /// ...), once. NULL is ignored. Not for the `const char *` of results and
 /// of the `dblink_last_*` functions, nor for memory from elsewhere.
+///
+/// # Safety
+///
+/// - `s` is NULL or a string returned by pgdblink, not yet freed; it must not be used afterwards.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_free(s: *mut c_char) {
-    guard(|| {
+pub unsafe extern "C" fn dblink_free(s: *mut c_char) {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         cstr::free_c_string(s);
         Ok(())
     })
@@ -100,9 +125,14 @@ pub extern "C" fn dblink_free(s: *mut c_char) {
 
 /// Frees an array returned by `dblink_get_connections`, strings included,
 /// once. NULL is ignored.
+///
+/// # Safety
+///
+/// - `strings` is NULL or an array returned by pgdblink, not yet freed; it must not be used afterwards.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_free_strings(strings: *mut *mut c_char) {
-    guard(|| {
+pub unsafe extern "C" fn dblink_free_strings(strings: *mut *mut c_char) {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         cstr::free_c_strings(strings);
         Ok(())
     })

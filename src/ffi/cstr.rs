@@ -7,15 +7,20 @@ use crate::error::{Error, Result};
 
 /// A required string argument: NULL and invalid UTF-8 are clear errors.
 ///
-/// The caller of the entry point promises that a non-NULL `p` points to a
-/// NUL-terminated string that stays valid and unchanged during the call
-/// (the documented contract of every pgdblink function).
-pub(crate) fn arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
-    opt_arg(p, what)?.ok_or_else(|| Error::null_argument(what))
+/// # Safety
+/// A non-NULL `p` points to a NUL-terminated string that stays valid and
+/// unchanged for `'a` (the documented contract of every pgdblink function:
+/// the duration of the call).
+pub(crate) unsafe fn arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    // SAFETY: our caller's promise, passed on.
+    unsafe { opt_arg(p, what) }?.ok_or_else(|| Error::null_argument(what))
 }
 
 /// An optional string argument: NULL is `None` (e.g. the unnamed connection).
-pub(crate) fn opt_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+///
+/// # Safety
+/// As for [`arg`].
+pub(crate) unsafe fn opt_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
     if p.is_null() {
         return Ok(None);
     }
@@ -28,7 +33,11 @@ pub(crate) fn opt_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str
 }
 
 /// An array of `n` optional string arguments (NULL entries are SQL NULL).
-pub(crate) fn opt_args<'a>(
+///
+/// # Safety
+/// A non-NULL `p` points to `n` readable pointers, each NULL or as for
+/// [`arg`], valid for `'a`.
+pub(crate) unsafe fn opt_args<'a>(
     p: *const *const c_char,
     n: c_int,
     what: &str,
@@ -48,12 +57,21 @@ pub(crate) fn opt_args<'a>(
     // SAFETY: `p` is non-NULL and, by the entry point's contract, points to
     // `n` readable pointers valid for the duration of the call.
     let items = unsafe { std::slice::from_raw_parts(p, n) };
-    items.iter().map(|&s| opt_arg(s, what)).collect()
+    // SAFETY: each entry is NULL or a string valid for 'a, as promised.
+    items.iter().map(|&s| unsafe { opt_arg(s, what) }).collect()
 }
 
 /// An array of `n` required string arguments.
-pub(crate) fn args<'a>(p: *const *const c_char, n: c_int, what: &str) -> Result<Vec<&'a str>> {
-    opt_args(p, n, what)?
+///
+/// # Safety
+/// As for [`opt_args`].
+pub(crate) unsafe fn args<'a>(
+    p: *const *const c_char,
+    n: c_int,
+    what: &str,
+) -> Result<Vec<&'a str>> {
+    // SAFETY: our caller's promise, passed on.
+    unsafe { opt_args(p, n, what) }?
         .into_iter()
         .map(|s| s.ok_or_else(|| Error::null_argument(what)))
         .collect()
@@ -61,7 +79,10 @@ pub(crate) fn args<'a>(p: *const *const c_char, n: c_int, what: &str) -> Result<
 
 /// Writes `values` into the caller's array `p` of `capacity` ints (22004
 /// for a NULL `p`, 22023 when they do not fit).
-pub(crate) fn write_indexes(
+///
+/// # Safety
+/// A non-NULL `p` points to `capacity` writable ints.
+pub(crate) unsafe fn write_indexes(
     p: *mut c_int,
     capacity: usize,
     values: &[c_int],
@@ -95,9 +116,9 @@ pub(crate) fn to_c_string(s: &str) -> Result<*mut c_char> {
 
 /// Frees a string made by [`to_c_string`].
 ///
-/// The caller promises `p` is NULL or came from [`to_c_string`] and is freed
-/// only once.
-pub(crate) fn free_c_string(p: *mut c_char) {
+/// # Safety
+/// `p` is NULL or came from [`to_c_string`] and is freed only once.
+pub(crate) unsafe fn free_c_string(p: *mut c_char) {
     if !p.is_null() {
         // SAFETY: by the contract above, `p` came from CString::into_raw.
         drop(unsafe { CString::from_raw(p) });
@@ -111,7 +132,8 @@ pub(crate) fn to_c_strings(items: &[String]) -> Result<*mut *mut c_char> {
         match to_c_string(s) {
             Ok(p) => ptrs.push(p),
             Err(e) => {
-                ptrs.into_iter().for_each(free_c_string);
+                // SAFETY: each came from to_c_string just above, freed once.
+                ptrs.into_iter().for_each(|p| unsafe { free_c_string(p) });
                 return Err(e);
             }
         }
@@ -122,9 +144,9 @@ pub(crate) fn to_c_strings(items: &[String]) -> Result<*mut *mut c_char> {
 
 /// Frees an array made by [`to_c_strings`].
 ///
-/// The caller promises `p` is NULL or came from [`to_c_strings`] and is
-/// freed only once.
-pub(crate) fn free_c_strings(p: *mut *mut c_char) {
+/// # Safety
+/// `p` is NULL or came from [`to_c_strings`] and is freed only once.
+pub(crate) unsafe fn free_c_strings(p: *mut *mut c_char) {
     if p.is_null() {
         return;
     }
@@ -137,7 +159,8 @@ pub(crate) fn free_c_strings(p: *mut *mut c_char) {
     // SAFETY: `p` was a boxed slice of exactly n + 1 pointers (the strings
     // and the NULL), rebuilt here with that length and freed once.
     let all = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n + 1)) };
-    all.iter().for_each(|&s| free_c_string(s));
+    // SAFETY: each entry came from to_c_string, freed once here.
+    all.iter().for_each(|&s| unsafe { free_c_string(s) });
 }
 
 /// A C index argument as usize; negative is an error.
@@ -152,9 +175,9 @@ pub(crate) fn index(i: c_int, what: &str) -> Result<usize> {
 
 /// Writes `values` into the caller's array `out` (ignored when NULL).
 ///
-/// The caller of the entry point promises that a non-NULL `out` has room for
-/// `values.len()` ints.
-pub(crate) fn write_ints(out: *mut c_int, values: &[c_int]) {
+/// # Safety
+/// A non-NULL `out` has room for `values.len()` ints.
+pub(crate) unsafe fn write_ints(out: *mut c_int, values: &[c_int]) {
     if out.is_null() {
         return;
     }

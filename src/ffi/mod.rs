@@ -3,10 +3,11 @@
 //! function's behaviour is that of its Rust counterpart (the table on the
 //! [crate page](crate#dblink-functions-and-their-names-here)).
 //!
-//! The crate builds `libpgdblink.so` (soname `libpgdblink.so.0`) and
-//! `libpgdblink.a`; their header, `include/pgdblink.h`, is generated from
-//! this module by `build.rs` (cbindgen) on every build, with these items'
-//! documentation as its comments. Rust programs use the Rust API instead.
+//! `scripts/build-c.sh` builds `libpgdblink.so` (soname `libpgdblink.so.0`)
+//! and `libpgdblink.a` from the crate with the `capi` feature; their header,
+//! `include/pgdblink.h`, is generated from this module by cbindgen (see
+//! `tests/header.rs`) and committed, with these items' documentation as its
+//! comments. Rust programs use the Rust API instead.
 //!
 //! # Conventions
 //!
@@ -80,8 +81,28 @@
 //! }
 //! ```
 //!
-//! Build: `cargo build --release`, then `cc app.c -I include -L
+//! Build: `scripts/build-c.sh --release`, then `cc app.c -I include -L
 //! target/release -lpgdblink -Wl,-rpath,$PWD/target/release`.
+//!
+//! # From Rust
+//!
+//! The module exists with the `capi` feature only. Every entry point that
+//! takes a pointer is an `unsafe extern "C" fn` with a `# Safety` section:
+//! safe Rust cannot call one, so it cannot pass a dangling pointer.
+//!
+//! ```rust,compile_fail
+//! #![forbid(unsafe_code)]
+//! // error[E0133]: call to unsafe function is unsafe and requires unsafe block
+//! pgdblink::ffi::dblink_result_free(0x10 as *mut pgdblink::DblinkResult);
+//! ```
+//!
+//! With `unsafe`, and a pointer that keeps the contract, it compiles (this is
+//! what the test above would be without its one error):
+//!
+//! ```rust,no_run
+//! // SAFETY: NULL is a valid argument of dblink_result_free.
+//! unsafe { pgdblink::ffi::dblink_result_free(std::ptr::null_mut()) };
+//! ```
 //!
 //! Internally, every entry point runs inside `guard`, which catches panics,
 //! clears the thread's last error on success and records it on failure.

@@ -94,8 +94,13 @@ fn handler(callback: DblinkNoticeFn, arg: *mut c_void) -> Option<NoticeHandler> 
 /// removes the handler; off by default (the notices are then dropped). A new
 /// handler replaces the previous one. See `dblink_notice_fn` (in Rust,
 /// `DblinkNoticeFn`).
+///
+/// # Safety
+///
+/// - `callback` is NULL or a function that may be called with these arguments from any thread, at any later time, until it is replaced.
+/// - `arg` is passed to the callback as it is: it must be valid for the callback wherever and whenever it runs.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
+pub unsafe extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
     guard(|| {
         notice::set_notice_handler(handler(callback, arg));
         Ok(())
@@ -109,8 +114,16 @@ pub extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut 
 /// notice, after that call released its locks; `arg` as for
 /// `dblink_set_notice_handler`. A NULL `callback` removes it; off by default
 /// (they are then dropped, never printed on stderr).
+///
+/// # Safety
+///
+/// - `callback` is NULL or a function that may be called with these arguments from any thread, at any later time, until it is replaced.
+/// - `arg` is passed to the callback as it is: it must be valid for the callback wherever and whenever it runs.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_set_server_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
+pub unsafe extern "C" fn dblink_set_server_notice_handler(
+    callback: DblinkNoticeFn,
+    arg: *mut c_void,
+) {
     guard(|| {
         notice::set_server_notice_handler(handler(callback, arg));
         Ok(())
@@ -155,8 +168,16 @@ pub type DblinkMessageFn = Option<
 /// `dblink_set_server_notice_handler`'s callback does not receive. Works
 /// beside that one. A NULL `callback` removes it; off by default. `arg` as
 /// for `dblink_set_notice_handler`.
+///
+/// # Safety
+///
+/// - `callback` is NULL or a function that may be called with these arguments from any thread, at any later time, until it is replaced.
+/// - `arg` is passed to the callback as it is: it must be valid for the callback wherever and whenever it runs.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_set_server_message_handler(callback: DblinkMessageFn, arg: *mut c_void) {
+pub unsafe extern "C" fn dblink_set_server_message_handler(
+    callback: DblinkMessageFn,
+    arg: *mut c_void,
+) {
     guard(|| {
         let handler = callback.map(|callback| {
             let arg = arg as usize;

@@ -13,9 +13,9 @@ pub(crate) fn result_out(r: Result<DblinkResult>) -> Result<*mut DblinkResult> {
 
 /// Frees a result made by [`result_out`].
 ///
-/// By `dblink_result_free`'s contract, `r` is NULL or came from a pgdblink
-/// function and is freed only once.
-fn free_result(r: *mut DblinkResult) {
+/// # Safety
+/// `r` is NULL or came from a pgdblink function and is freed only once.
+unsafe fn free_result(r: *mut DblinkResult) {
     if !r.is_null() {
         // SAFETY: by the contract above, `r` came from Box::into_raw in
         // `result_out` and is freed exactly once, here.
@@ -25,20 +25,25 @@ fn free_result(r: *mut DblinkResult) {
 
 /// The result behind a C pointer.
 ///
-/// By the accessors' contract, a non-NULL `r` came from a pgdblink function
-/// and has not been freed.
-fn result_ref<'a>(r: *const DblinkResult) -> Result<&'a DblinkResult> {
+/// # Safety
+/// A non-NULL `r` came from a pgdblink function and is not freed for `'a`.
+unsafe fn result_ref<'a>(r: *const DblinkResult) -> Result<&'a DblinkResult> {
     // SAFETY: by the contract above, non-NULL `r` points to a live
     // DblinkResult made by `result_out`, which nothing mutates.
     unsafe { r.as_ref() }.ok_or_else(|| Error::null_argument("result"))
 }
 
-fn cell<'a>(
+/// A result and a cell of it, range-checked.
+///
+/// # Safety
+/// As for [`result_ref`].
+unsafe fn cell<'a>(
     r: *const DblinkResult,
     row: c_int,
     col: c_int,
 ) -> Result<(&'a DblinkResult, usize, usize)> {
-    let res = result_ref(r)?;
+    // SAFETY: our caller's promise, passed on.
+    let res = unsafe { result_ref(r) }?;
     let (row, col) = (cstr::index(row, "row")?, cstr::index(col, "column")?);
     if !res.in_range(row, col) {
         return Err(Error::new(
@@ -60,24 +65,39 @@ fn count(n: usize) -> Result<c_int> {
 
 /// The number of rows of a result (0 for DBLINK_STATUS_DONE, 1 for
 /// DBLINK_STATUS_COMMAND); -1 on ERROR (22004 when `r` is NULL).
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_ntuples(r: *const DblinkResult) -> c_int {
-    guard(|| count(result_ref(r)?.ntuples()))
+pub unsafe extern "C" fn dblink_result_ntuples(r: *const DblinkResult) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { count(result_ref(r)?.ntuples()) })
 }
 
 /// The number of columns of a result (0 for DBLINK_STATUS_DONE, 1 for
 /// DBLINK_STATUS_COMMAND: `status`); -1 on ERROR (22004 when `r` is NULL).
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_nfields(r: *const DblinkResult) -> c_int {
-    guard(|| count(result_ref(r)?.nfields()))
+pub unsafe extern "C" fn dblink_result_nfields(r: *const DblinkResult) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { count(result_ref(r)?.nfields()) })
 }
 
 /// The name of column `col` (from 0); NULL on ERROR (22023 when out of
 /// range, 22004 when `r` is NULL). Owned by the result: valid until
 /// `dblink_result_free`; do not free it.
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *const c_char {
-    guard(|| {
+pub unsafe extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *const c_char {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let res = result_ref(r)?;
         let c = cstr::index(col, "column")?;
         res.fname_cstr(c).map(|s| s.as_ptr()).ok_or_else(|| {
@@ -96,13 +116,18 @@ pub extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *co
 /// `dblink_last_error()` is NULL; or ask `dblink_result_getisnull`) and on
 /// ERROR (22023 when out of range, 22004 when `r` is NULL). Owned by the
 /// result: valid until `dblink_result_free`; do not free it.
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_getvalue(
+pub unsafe extern "C" fn dblink_result_getvalue(
     r: *const DblinkResult,
     row: c_int,
     col: c_int,
 ) -> *const c_char {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let (res, row, col) = cell(r, row, col)?;
         Ok(res
             .value_cstr(row, col)
@@ -112,9 +137,18 @@ pub extern "C" fn dblink_result_getvalue(
 
 /// 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (22023 when out of
 /// range, 22004 when `r` is NULL).
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_getisnull(r: *const DblinkResult, row: c_int, col: c_int) -> c_int {
-    guard(|| {
+pub unsafe extern "C" fn dblink_result_getisnull(
+    r: *const DblinkResult,
+    row: c_int,
+    col: c_int,
+) -> c_int {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let (res, row, col) = cell(r, row, col)?;
         Ok(c_int::from(res.value_cstr(row, col).is_none()))
     })
@@ -125,17 +159,27 @@ pub extern "C" fn dblink_result_getisnull(r: *const DblinkResult, row: c_int, co
 /// or a remote error reported as an empty set (DBLINK_STATUS_ERROR, with
 /// fail_on_error = 0). DBLINK_STATUS_ERROR with an ERROR set (22004) when
 /// `r` is NULL.
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status {
-    guard(|| Ok(result_ref(r)?.status()))
+pub unsafe extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe { Ok(result_ref(r)?.status()) })
 }
 
 /// For a DBLINK_STATUS_ERROR result: the remote error's message; NULL for
 /// other results (and on ERROR, when `r` is NULL). Owned by the result:
 /// valid until `dblink_result_free`; do not free it.
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const c_char {
-    guard(|| {
+pub unsafe extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const c_char {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         Ok(result_ref(r)?
             .error_message_cstr()
             .map_or(std::ptr::null(), |s| s.as_ptr()))
@@ -145,9 +189,14 @@ pub extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const 
 /// For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE (five
 /// characters); NULL for other results (and on ERROR, when `r` is NULL).
 /// Owned by the result: valid until `dblink_result_free`; do not free it.
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink and not yet freed.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_char {
-    guard(|| {
+pub unsafe extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_char {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         Ok(result_ref(r)?
             .error_sqlstate_cstr()
             .map_or(std::ptr::null(), |s| s.as_ptr()))
@@ -157,9 +206,14 @@ pub extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_cha
 /// Frees a result returned by pgdblink (`dblink_get_result`, `dblink`,
 /// `dblink_fetch`, ...), once, with the strings its accessors returned.
 /// NULL is ignored. No other thread may be reading it.
+///
+/// # Safety
+///
+/// - `r` is NULL or a result returned by pgdblink, not yet freed; it is freed here, so it must not be used afterwards.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_result_free(r: *mut DblinkResult) {
-    guard(|| {
+pub unsafe extern "C" fn dblink_result_free(r: *mut DblinkResult) {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         free_result(r);
         Ok(())
     })

@@ -26,13 +26,19 @@ use crate::result::DblinkResult;
 ///            dblink_result_getisnull(r, i, 1) ? "(null)" : dblink_result_getvalue(r, i, 1));
 /// dblink_result_free(r);
 /// ```
+///
+/// # Safety
+///
+/// - `conn_or_connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink(
+pub unsafe extern "C" fn dblink(
     conn_or_connstr: *const c_char,
     sql: *const c_char,
     fail_on_error: c_int,
 ) -> *mut DblinkResult {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let target = cstr::opt_arg(conn_or_connstr, "conn_or_connstr")?;
         result_out(api::dblink(
             target,
@@ -54,13 +60,19 @@ pub extern "C" fn dblink(
 /// if (status) printf("%s\n", status);   // INSERT 0 1
 /// dblink_free(status);
 /// ```
+///
+/// # Safety
+///
+/// - `conn_or_connstr` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_exec(
+pub unsafe extern "C" fn dblink_exec(
     conn_or_connstr: *const c_char,
     sql: *const c_char,
     fail_on_error: c_int,
 ) -> *mut c_char {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let target = cstr::opt_arg(conn_or_connstr, "conn_or_connstr")?;
         text_out(api::exec(
             target,
@@ -77,14 +89,21 @@ pub extern "C" fn dblink_exec(
 /// error with fail_on_error = 0; NULL on ERROR (08003, XX000 `begin error:
 /// ...`, a remote error with fail_on_error != 0). The caller owns the
 /// string: free it with `dblink_free`.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `cursorname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_open(
+pub unsafe extern "C" fn dblink_open(
     connname: *const c_char,
     cursorname: *const c_char,
     sql: *const c_char,
     fail_on_error: c_int,
 ) -> *mut c_char {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let cursor = cstr::arg(cursorname, "cursorname")?;
         text_out(api::open(
@@ -112,14 +131,20 @@ pub extern "C" fn dblink_open(
 ///     if (n == 0) break;
 /// }
 /// ```
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `cursorname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_fetch(
+pub unsafe extern "C" fn dblink_fetch(
     connname: *const c_char,
     cursorname: *const c_char,
     howmany: c_int,
     fail_on_error: c_int,
 ) -> *mut DblinkResult {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let cursor = cstr::arg(cursorname, "cursorname")?;
         result_out(api::fetch(name, cursor, howmany, fail_on_error != 0))
@@ -132,13 +157,19 @@ pub extern "C" fn dblink_fetch(
 /// NULL on ERROR (08003, XX000 `commit error: ...`, a remote error with
 /// fail_on_error != 0). The caller owns the string: free it with
 /// `dblink_free`.
+///
+/// # Safety
+///
+/// - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+/// - `cursorname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn dblink_close(
+pub unsafe extern "C" fn dblink_close(
     connname: *const c_char,
     cursorname: *const c_char,
     fail_on_error: c_int,
 ) -> *mut c_char {
-    guard(|| {
+    // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
+    guard(|| unsafe {
         let name = cstr::opt_arg(connname, "connname")?;
         let cursor = cstr::arg(cursorname, "cursorname")?;
         text_out(api::close(name, cursor, fail_on_error != 0))

@@ -165,7 +165,7 @@ impl Conn {
         resetting: bool,
         deadline: Deadline,
         interrupted: Interrupted,
-        watch: &mut dyn FnMut(c_int),
+        watch: &mut dyn FnMut(Option<std::os::fd::OwnedFd>),
     ) -> Result<bool, Stop> {
         // Just after the start, libpq says to act as if the poll had
         // returned WRITING.
@@ -178,7 +178,7 @@ impl Conn {
                 PollStatus::Writing => Interest::Write,
             };
             let fd = self.socket();
-            watch(fd);
+            watch(self.dup_socket());
             if fd >= 0 && wait_socket(fd, interest, deadline) == WaitOutcome::TimedOut {
                 return Err(Stop::TimedOut);
             }
@@ -332,6 +332,14 @@ impl Conn {
     pub(crate) fn socket(&self) -> c_int {
         // SAFETY: `self.raw` is live.
         unsafe { pq_sys::PQsocket(self.ptr()) }
+    }
+
+    /// A descriptor of our own for the connection's socket (see
+    /// `wait::dup_socket`); `None` when it has none.
+    pub(crate) fn dup_socket(&self) -> Option<std::os::fd::OwnedFd> {
+        // SAFETY: libpq's socket stays open while we hold `&self`: only calls
+        // on this Conn (which need `&mut self`) can close it.
+        unsafe { super::wait::dup_socket(self.socket()) }
     }
 
     /// `PQtransactionStatus`.

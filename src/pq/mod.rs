@@ -16,9 +16,7 @@ pub(crate) use conn::{
 };
 pub(crate) use process::generation as process_generation;
 pub(crate) use result::{PgResult, ResultKind};
-pub(crate) use wait::{
-    Deadline, Interest, deadline_after, dup_socket, earlier, shutdown_socket, wait_sockets,
-};
+pub(crate) use wait::{Deadline, Interest, deadline_after, earlier, shutdown_socket, wait_sockets};
 
 /// A parsed connection string (`PQconninfoParse`): the keyword/value pairs
 /// it gives explicitly, to connect with (`PQconnectStartParams`) after
@@ -93,6 +91,15 @@ impl ConnParams {
             values.chain(end).collect(),
         )
     }
+}
+
+/// Whether the linked libpq was built thread-safe (`PQisthreadsafe`),
+/// asked once: pgdblink hands connections between threads, which only a
+/// thread-safe libpq allows.
+pub(crate) fn is_thread_safe() -> bool {
+    static SAFE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // SAFETY: PQisthreadsafe takes no arguments and only returns a constant.
+    *SAFE.get_or_init(|| unsafe { pq_sys::PQisthreadsafe() } == 1)
 }
 
 /// libpq's version number in PostgreSQL's format (e.g. 180006 for 18.6),

@@ -127,7 +127,7 @@ pub(crate) fn earlier(a: Deadline, b: Deadline) -> Deadline {
 /// # Safety
 /// `fd` must be an open descriptor for the duration of the call (the
 /// caller holds the connection whose socket it is).
-pub(crate) unsafe fn dup_socket(fd: c_int) -> Option<OwnedFd> {
+pub(super) unsafe fn dup_socket(fd: c_int) -> Option<OwnedFd> {
     if fd < 0 {
         return None;
     }

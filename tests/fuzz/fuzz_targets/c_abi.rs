@@ -216,7 +216,8 @@ fn text_outcome(what: &str, p: *mut c_char) {
         failed(what);
     } else {
         read(p);
-        ffi::dblink_free(p);
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        unsafe { ffi::dblink_free(p) };
     }
 }
 
@@ -230,17 +231,22 @@ impl State {
             failed(what);
             return;
         }
-        let status = ffi::dblink_result_status(r);
-        let n = ffi::dblink_result_ntuples(r);
-        let f = ffi::dblink_result_nfields(r);
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let status = unsafe { ffi::dblink_result_status(r) };
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let n = unsafe { ffi::dblink_result_ntuples(r) };
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let f = unsafe { ffi::dblink_result_nfields(r) };
         assert!(n >= 0 && f >= 0);
         if status == Status::Done {
             assert_eq!((n, f), (0, 0));
         }
-        let error = read(ffi::dblink_result_error_message(r));
+        // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+        let error = read(unsafe { ffi::dblink_result_error_message(r) });
         assert_eq!(error.is_some(), status == Status::Error);
         if self.results.len() >= MAX_RESULTS {
-            ffi::dblink_result_free(self.results.remove(0));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_result_free(self.results.remove(0)) };
         }
         self.results.push(r);
     }
@@ -255,7 +261,8 @@ impl State {
 
     fn free_all(&mut self) {
         for r in self.results.drain(..) {
-            ffi::dblink_result_free(r);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_result_free(r) };
         }
     }
 }
@@ -270,17 +277,20 @@ fn run(state: &mut State, op: &Op) {
     match op {
         Op::Connect(n, c) => {
             let (n, c) = (CArg::new(n, Name), CArg::new(c, Connstr));
-            int_outcome("dblink_connect", ffi::dblink_connect(n.ptr(), c.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_connect", unsafe { ffi::dblink_connect(n.ptr(), c.ptr()) });
         }
         Op::ConnectU(n, c) => {
             let (n, c) = (CArg::new(n, Name), CArg::new(c, Connstr));
-            int_outcome("dblink_connect_u", ffi::dblink_connect_u(n.ptr(), c.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_connect_u", unsafe { ffi::dblink_connect_u(n.ptr(), c.ptr()) });
         }
         Op::ConnectTimeout(n, c, ms) => {
             let (n, c) = (CArg::new(n, Name), CArg::new(c, Connstr));
             // Negative: no bound beyond the connstr's (ours fail or succeed fast).
             let ms = if *ms < 0 { -1 } else { c_int::from(*ms) + 20 };
-            let v = ffi::dblink_connect_timeout(n.ptr(), c.ptr(), ms);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let v = unsafe { ffi::dblink_connect_timeout(n.ptr(), c.ptr(), ms) };
             int_outcome("dblink_connect_timeout", v);
         }
         Op::ConnectAll(names, connstrs, null, count, ms, want_ok) => {
@@ -296,7 +306,8 @@ fn run(state: &mut State, op: &Op) {
             } else {
                 std::ptr::null_mut()
             };
-            let opened = ffi::dblink_connect_all(np, cp, n, c_int::from(*ms) + 20, okp);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let opened = unsafe { ffi::dblink_connect_all(np, cp, n, c_int::from(*ms) + 20, okp) };
             if opened == -1 {
                 failed("dblink_connect_all");
             } else {
@@ -310,7 +321,8 @@ fn run(state: &mut State, op: &Op) {
         }
         Op::Disconnect(n) => {
             let n = CArg::new(n, Name);
-            int_outcome("dblink_disconnect", ffi::dblink_disconnect(n.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_disconnect", unsafe { ffi::dblink_disconnect(n.ptr()) });
         }
         Op::DisconnectAll => {
             ffi::dblink_disconnect_all();
@@ -328,132 +340,160 @@ fn run(state: &mut State, op: &Op) {
                     read(p);
                 }
             }
-            ffi::dblink_free_strings(list);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_free_strings(list) };
         }
         Op::SendQuery(n, s) => {
             let (n, s) = (CArg::new(n, Name), CArg::new(s, Sql));
             int_outcome(
                 "dblink_send_query",
-                ffi::dblink_send_query(n.ptr(), s.ptr()),
+                // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+                unsafe { ffi::dblink_send_query(n.ptr(), s.ptr()) },
             );
         }
         Op::SendQueryParams(n, s, values, null, count) => {
             let (n, s) = (CArg::new(n, Name), CArg::new(s, Sql));
             let values = CArray::new(values, Sql);
             let (vp, vn) = values.args(*null, *count);
-            let v = ffi::dblink_send_query_params(n.ptr(), s.ptr(), vn, vp);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let v = unsafe { ffi::dblink_send_query_params(n.ptr(), s.ptr(), vn, vp) };
             int_outcome("dblink_send_query_params", v);
         }
         Op::SendQueryChunked(n, s, rows) => {
             let (n, s) = (CArg::new(n, Name), CArg::new(s, Sql));
-            let v = ffi::dblink_send_query_chunked(n.ptr(), s.ptr(), *rows);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let v = unsafe { ffi::dblink_send_query_chunked(n.ptr(), s.ptr(), *rows) };
             int_outcome("dblink_send_query_chunked", v);
         }
         Op::IsBusy(n) => {
             let n = CArg::new(n, Name);
-            int_outcome("dblink_is_busy", ffi::dblink_is_busy(n.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_is_busy", unsafe { ffi::dblink_is_busy(n.ptr()) });
         }
         Op::GetResultTimeout(n, fail, ms) => {
             let n = CArg::new(n, Name);
-            let r = ffi::dblink_get_result_timeout(n.ptr(), c_int::from(*fail), c_int::from(*ms));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let r = unsafe { ffi::dblink_get_result_timeout(n.ptr(), c_int::from(*fail), c_int::from(*ms)) };
             state.keep("dblink_get_result_timeout", r);
         }
         Op::Cancel(n, ms) => {
             let n = CArg::new(n, Name);
             // Negative: the 30 s default (a local cancel takes milliseconds).
-            let t = ffi::dblink_cancel_query_timeout(n.ptr(), c_int::from(*ms).max(-1) * 10);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let t = unsafe { ffi::dblink_cancel_query_timeout(n.ptr(), c_int::from(*ms).max(-1) * 10) };
             text_outcome("dblink_cancel_query_timeout", t);
         }
         Op::ErrorMessage(n) => {
             let n = CArg::new(n, Name);
-            text_outcome("dblink_error_message", ffi::dblink_error_message(n.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            text_outcome("dblink_error_message", unsafe { ffi::dblink_error_message(n.ptr()) });
         }
         Op::GetNotify(n) => {
             let n = CArg::new(n, Name);
-            state.keep("dblink_get_notify", ffi::dblink_get_notify(n.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            state.keep("dblink_get_notify", unsafe { ffi::dblink_get_notify(n.ptr()) });
         }
         Op::Dblink(t, s, fail) => {
             let (t, s) = (CArg::new(t, Name), CArg::new(s, Sql));
-            state.keep("dblink", ffi::dblink(t.ptr(), s.ptr(), *fail));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            state.keep("dblink", unsafe { ffi::dblink(t.ptr(), s.ptr(), *fail) });
         }
         Op::DblinkParams(t, s, values, null, count, fail) => {
             let (t, s) = (CArg::new(t, Name), CArg::new(s, Sql));
             let values = CArray::new(values, Sql);
             let (vp, vn) = values.args(*null, *count);
-            let r = ffi::dblink_params(t.ptr(), s.ptr(), vn, vp, *fail);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let r = unsafe { ffi::dblink_params(t.ptr(), s.ptr(), vn, vp, *fail) };
             state.keep("dblink_params", r);
         }
         Op::Exec(t, s, fail) => {
             let (t, s) = (CArg::new(t, Name), CArg::new(s, Sql));
-            text_outcome("dblink_exec", ffi::dblink_exec(t.ptr(), s.ptr(), *fail));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            text_outcome("dblink_exec", unsafe { ffi::dblink_exec(t.ptr(), s.ptr(), *fail) });
         }
         Op::Open(n, c, s, fail) => {
             let (n, c, s) = (CArg::new(n, Name), CArg::new(c, Cursor), CArg::new(s, Sql));
-            let t = ffi::dblink_open(n.ptr(), c.ptr(), s.ptr(), *fail);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let t = unsafe { ffi::dblink_open(n.ptr(), c.ptr(), s.ptr(), *fail) };
             text_outcome("dblink_open", t);
         }
         Op::Fetch(n, c, howmany, fail) => {
             let (n, c) = (CArg::new(n, Name), CArg::new(c, Cursor));
-            let r = ffi::dblink_fetch(n.ptr(), c.ptr(), *howmany, *fail);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let r = unsafe { ffi::dblink_fetch(n.ptr(), c.ptr(), *howmany, *fail) };
             state.keep("dblink_fetch", r);
         }
         Op::Close(n, c, fail) => {
             let (n, c) = (CArg::new(n, Name), CArg::new(c, Cursor));
-            text_outcome("dblink_close", ffi::dblink_close(n.ptr(), c.ptr(), *fail));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            text_outcome("dblink_close", unsafe { ffi::dblink_close(n.ptr(), c.ptr(), *fail) });
         }
         Op::WaitAny(names, null, count, ms) | Op::WaitAll(names, null, count, ms) => {
             let names = CArray::new(names, Name);
             let (p, n) = names.args(*null, *count);
             if let Op::WaitAny(..) = op {
-                let v = ffi::dblink_wait_any(p, n, short(*ms));
+                // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+                let v = unsafe { ffi::dblink_wait_any(p, n, short(*ms)) };
                 if v == -1 {
                     failed("dblink_wait_any");
                 } else {
                     assert!(v == ffi::DBLINK_TIMED_OUT || (0..n).contains(&v), "{v}");
                 }
             } else {
-                int_outcome("dblink_wait_all", ffi::dblink_wait_all(p, n, short(*ms)));
+                // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+                int_outcome("dblink_wait_all", unsafe { ffi::dblink_wait_all(p, n, short(*ms)) });
             }
         }
         Op::Socket(n) => {
             let n = CArg::new(n, Name);
-            let fd = ffi::dblink_socket(n.ptr());
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let fd = unsafe { ffi::dblink_socket(n.ptr()) };
             if fd == -1 && !ffi::dblink_last_error().is_null() {
                 check_last_error();
             }
         }
         Op::ConsumeInput(n) => {
             let n = CArg::new(n, Name);
-            int_outcome("dblink_consume_input", ffi::dblink_consume_input(n.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_consume_input", unsafe { ffi::dblink_consume_input(n.ptr()) });
         }
         Op::Reset(n) => {
             let n = CArg::new(n, Name);
-            int_outcome("dblink_reset", ffi::dblink_reset(n.ptr()));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_reset", unsafe { ffi::dblink_reset(n.ptr()) });
         }
         Op::Ntuples(i) => {
             let r = state.pick(*i);
-            int_outcome("dblink_result_ntuples", ffi::dblink_result_ntuples(r));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_result_ntuples", unsafe { ffi::dblink_result_ntuples(r) });
         }
         Op::Nfields(i) => {
             let r = state.pick(*i);
-            int_outcome("dblink_result_nfields", ffi::dblink_result_nfields(r));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            int_outcome("dblink_result_nfields", unsafe { ffi::dblink_result_nfields(r) });
         }
         Op::Fname(i, col) => {
             let r = state.pick(*i);
-            let p = ffi::dblink_result_fname(r, *col);
-            let in_range = !r.is_null() && (0..ffi::dblink_result_nfields(r)).contains(col);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let p = unsafe { ffi::dblink_result_fname(r, *col) };
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let in_range = !r.is_null() && (0..unsafe { ffi::dblink_result_nfields(r) }).contains(col);
             assert_eq!(!p.is_null(), in_range, "fname({col})");
             read(p);
         }
         Op::GetValue(i, row, col) | Op::GetIsNull(i, row, col) => {
             let r = state.pick(*i);
             let in_range = !r.is_null()
-                && (0..ffi::dblink_result_ntuples(r)).contains(row)
-                && (0..ffi::dblink_result_nfields(r)).contains(col);
-            let value = ffi::dblink_result_getvalue(r, *row, *col);
+                // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+                && (0..unsafe { ffi::dblink_result_ntuples(r) }).contains(row)
+                // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+                && (0..unsafe { ffi::dblink_result_nfields(r) }).contains(col);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let value = unsafe { ffi::dblink_result_getvalue(r, *row, *col) };
             let value_error = !ffi::dblink_last_error().is_null();
             read(value);
-            let is_null = ffi::dblink_result_getisnull(r, *row, *col);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let is_null = unsafe { ffi::dblink_result_getisnull(r, *row, *col) };
             assert_eq!(is_null == -1, !in_range, "getisnull({row}, {col})");
             assert_eq!(value_error, !in_range, "getvalue({row}, {col})");
             if in_range {
@@ -462,7 +502,8 @@ fn run(state: &mut State, op: &Op) {
         }
         Op::ResultStatus(i) => {
             let r = state.pick(*i);
-            let status = ffi::dblink_result_status(r);
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let status = unsafe { ffi::dblink_result_status(r) };
             if r.is_null() {
                 assert_eq!(status, Status::Error);
                 failed("dblink_result_status(NULL)");
@@ -470,8 +511,10 @@ fn run(state: &mut State, op: &Op) {
         }
         Op::ResultError(i) => {
             let r = state.pick(*i);
-            let message = read(ffi::dblink_result_error_message(r));
-            let sqlstate = read(ffi::dblink_result_sqlstate(r));
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let message = read(unsafe { ffi::dblink_result_error_message(r) });
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            let sqlstate = read(unsafe { ffi::dblink_result_sqlstate(r) });
             assert_eq!(message.is_some(), sqlstate.is_some());
             if let Some(s) = sqlstate {
                 assert_eq!(s.len(), 5);
@@ -480,13 +523,17 @@ fn run(state: &mut State, op: &Op) {
         Op::Free(i) => {
             if !state.results.is_empty() {
                 let k = usize::from(*i) % state.results.len();
-                ffi::dblink_result_free(state.results.remove(k));
+                // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+                unsafe { ffi::dblink_result_free(state.results.remove(k)) };
             }
         }
         Op::FreeNull => {
-            ffi::dblink_result_free(std::ptr::null_mut());
-            ffi::dblink_free(std::ptr::null_mut());
-            ffi::dblink_free_strings(std::ptr::null_mut());
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_result_free(std::ptr::null_mut()) };
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_free(std::ptr::null_mut()) };
+            // SAFETY: C strings and pointers from this test, valid for the call (the # Safety contract).
+            unsafe { ffi::dblink_free_strings(std::ptr::null_mut()) };
         }
         Op::LastError => check_last_error(),
     }
