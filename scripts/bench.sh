@@ -6,15 +6,16 @@
 # the `postgres` crate, the real dblink), and prints the table: median,
 # min–max, ratio pgdblink / anchor, the bar, met or not.
 #
-#   scripts/bench.sh            the full suite (about 3 minutes on 2 CPUs)
+#   scripts/bench.sh            the full suite (about 5 minutes on 2 CPUs)
 #   scripts/bench.sh --tiny     each workload once at a tiny size (CI; < 1 minute)
 #   scripts/bench.sh --only latency,callgrind --reps 9
+#   scripts/bench.sh --only fanout_n     fan-out at N = 10, 150, 1,000 (about 2 minutes)
 #
 # Set PGDBLINK_TEST_DSN to use an existing server instead (see tests/support/server.rs).
 # The table is also written to target/bench/last-run.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --bench
 cargo bench --bench suite --no-run
 # The C anchor links the very libpq pgdblink was linked with: pq-src's build
 # output of this build (cargo reports it; the suite otherwise takes the newest).

@@ -2,7 +2,7 @@
 # Installs what pgdblink's build, tests and demo need on a fresh Debian/Ubuntu
 # machine, and nothing that is already there: a C compiler and OpenSSL headers
 # (bundled libpq), PostgreSQL server binaries with contrib (throwaway test
-# servers, the dblink oracle), valgrind (C tests).
+# servers, the dblink oracle), valgrind (C tests); with --bench, strace.
 set -euo pipefail
 
 missing=()
@@ -16,9 +16,15 @@ command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # --with-libpq-dev: also the system libpq's headers (only for the
 # system-libpq build mode; the default bundled build does not need them).
-if [ "${1:-}" = "--with-libpq-dev" ]; then
-  [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
-fi
+# --bench: also strace (scripts/bench.sh: the fanout_n workload counts the
+# system calls of its gathers with `strace -c`).
+for arg in "$@"; do
+  case "$arg" in
+    --with-libpq-dev) [ -f /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev) ;;
+    --bench) command -v strace >/dev/null 2>&1 || missing+=(strace) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

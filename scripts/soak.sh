@@ -3,17 +3,27 @@
 # rather than every CI run:
 #
 #   1. tests/stress.rs for PGDBLINK_STRESS_SECS seconds (default 60 here; 5 in
-#      a normal `cargo test`) in release mode: 16 threads, random operations on
-#      8 shared connection names, a watchdog for deadlocks, result-ownership
-#      checks (see the doc comment at the top of tests/stress.rs).
+#      a normal `cargo test`) in release mode: 16 threads calling every public
+#      function of the named API at random on 8 shared connection names, a
+#      watchdog for deadlocks (no operation completes for 30 s: abort with a
+#      report of what each thread was doing), bounded-wait and
+#      result-ownership checks (see the doc comment at the top of
+#      tests/stress.rs).
 #   2. The C programs of tests/c/*.c compiled with AddressSanitizer (which
 #      includes LeakSanitizer) against the release cdylib, run against a
 #      throwaway PostgreSQL cluster this script starts (or PGDBLINK_TEST_DSN).
 #   3. A summary: operations per kind, errors per SQLSTATE, durations.
 #
-# Usage: scripts/soak.sh
-#   PGDBLINK_STRESS_SECS=600      a longer stress phase (default 60)
+# Usage: scripts/soak.sh [--secs N | N]
+#   The 10-minute soak:
+#     PGDBLINK_STRESS_SECS=600 scripts/soak.sh     (or: scripts/soak.sh --secs 600)
+#   --secs N / N                  the stress phase's length in seconds (default 60;
+#                                 overrides PGDBLINK_STRESS_SECS). The stress is
+#                                 not otherwise time-limited: its own watchdog
+#                                 aborts it N + 60 s after the start at the latest.
+#   PGDBLINK_STRESS_SECS=600      the same as --secs 600
 #   PGDBLINK_STRESS_SEED=0x...    replay the per-thread sequences of a seed
+#   PGDBLINK_STRESS_EXCLUDE=a,b   leave stress operations out (tests/stress.rs)
 #   PGDBLINK_SOAK_MEMCHECK=valgrind  run the C programs under valgrind
 #                                    instead of ASan
 #   PGDBLINK_TEST_DSN=...         use an existing server (superuser connstr)
@@ -40,7 +50,41 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+usage() { sed -n 's/^# \{0,1\}//; /^Usage:/,/^Needs/p' "$0" | sed '$d'; }
+
 SECS=${PGDBLINK_STRESS_SECS:-60}
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --secs)
+        [[ $# -ge 2 ]] || { echo "soak.sh: --secs needs a value" >&2; exit 2; }
+        SECS=$2
+        shift 2
+        ;;
+    --secs=*)
+        SECS=${1#--secs=}
+        shift
+        ;;
+    -h | --help)
+        usage
+        exit 0
+        ;;
+    [0-9]*)
+        SECS=$1
+        shift
+        ;;
+    *)
+        echo "soak.sh: unknown argument: $1" >&2
+        usage >&2
+        exit 2
+        ;;
+    esac
+done
+# The stress test parses it as seconds (a float); refuse anything else here,
+# before the build, rather than after it.
+if ! [[ $SECS =~ ^[0-9]+([.][0-9]+)?$ ]] || [[ $SECS =~ ^0+([.]0+)?$ ]]; then
+    echo "soak.sh: the stress phase must be a positive number of seconds, not '$SECS'" >&2
+    exit 2
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pgdblink-soak.XXXXXX")
 PGDATA_DIR=""
 PG_RUN=()
@@ -240,13 +284,18 @@ echo "build (release):            $BUILD_TIME"
 echo "stress (${SECS} s requested):  $STRESS_TIME, exit $STRESS_RC"
 grep -E '^stress: seed' "$WORK/stress.log" | sed 's/^/  /' || true
 grep -E '^stress summary:' "$WORK/stress.log" | sed 's/^/  /' || true
+grep -E '^stress WATCHDOG' "$WORK/stress.log" | sed 's/^/  /' || true
 echo "  operations per kind:"
 grep -E '^  op ' "$WORK/stress.log" | sed 's/^  op /    /' || true
-echo "  errors per SQLSTATE (08003 not connected, 42710 duplicate name,"
-echo "  22012 select 1/0, 57014 canceled):"
+echo "  calls per public function:"
+grep -E '^  call ' "$WORK/stress.log" | sed 's/^  call /    /' || true
+echo "  errors per SQLSTATE (08003 not connected / still connecting, 42710 duplicate"
+echo "  name, 08001 connect failed or timed out, 57014 canceled or timed out, 22012"
+echo "  1/0, 25P02 aborted transaction, 34000 no such cursor, 08006 busy or reset,"
+echo "  XX000 dblink busy, 2F003 exec of a query):"
 grep -E '^  error ' "$WORK/stress.log" | sed 's/^  error /    /' || true
-grep -E '^  outcome (tags verified|send: |disconnect: ok|connect: ok)' "$WORK/stress.log" |
-    sed 's/^  outcome /    /' || true
+grep -E '^  outcome (tags verified|send_query: |disconnect: ok|disconnect_all: done|reset: |connect: ok|connect_poll: Ready)' \
+    "$WORK/stress.log" | sed 's/^  outcome /    /' || true
 echo "C programs under $MODE ($C_TIME_ALL incl. server start):"
 for name in "${C_PROGRAMS[@]}"; do
     printf '  tests/c/%-12s %-28s %s\n' "$name.c" "${C_RESULT[$name]}" "${C_TIME[$name]}"

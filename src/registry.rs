@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -91,11 +91,6 @@ pub(crate) struct Session {
     pub(crate) open_cursors: u32,
     /// dblink's `newXactForCursor`: `open` began the remote transaction.
     pub(crate) new_xact_for_cursor: bool,
-    /// The last refused send's message and libpq's message length after
-    /// it: a send refused again with nothing new said is answered from
-    /// here instead of asking libpq, whose error text would grow by a line
-    /// on every refusal.
-    pub(crate) refused: Option<(usize, String)>,
 }
 
 /// dblink's cursor bookkeeping of a connection.
@@ -117,6 +112,9 @@ pub(crate) struct Entry {
     /// Bumped whenever the connection is closed or reset under a waiter.
     epoch: AtomicU64,
     closed: AtomicBool,
+    /// Resets waiting for the session or running: calls that get the
+    /// session meanwhile fail (08006) instead of using the old connection.
+    resetting: AtomicUsize,
     /// A non-blocking connect (`connect_start`) has not finished yet.
     connecting: AtomicBool,
     /// Whether the connection still has a socket, as last seen by a call
@@ -146,12 +144,12 @@ impl Entry {
                 conn: Some(conn),
                 open_cursors: 0,
                 new_xact_for_cursor: false,
-                refused: None,
             }),
             cancel: Mutex::new(None),
             wake: RwLock::new(None),
             epoch: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            resetting: AtomicUsize::new(0),
             connecting: AtomicBool::new(connecting),
             socket_open: AtomicBool::new(true),
             born: pq::process_generation(),
@@ -199,6 +197,17 @@ impl Entry {
     /// Whether a `connect_start` on it has not completed.
     pub(crate) fn is_connecting(&self) -> bool {
         self.connecting.load(Ordering::Acquire)
+    }
+
+    /// Whether a reset of it is pending or running.
+    pub(crate) fn is_resetting(&self) -> bool {
+        self.resetting.load(Ordering::Acquire) > 0
+    }
+
+    /// Marks a reset as pending until the guard drops.
+    pub(crate) fn resetting(&self) -> Resetting<'_> {
+        self.resetting.fetch_add(1, Ordering::AcqRel);
+        Resetting(self)
     }
 
     /// Whether it was closed (disconnected, or replaced).
@@ -303,6 +312,15 @@ impl Entry {
         let mut s = self.session.lock();
         s.open_cursors = state.open_cursors;
         s.new_xact_for_cursor = state.new_xact_for_cursor;
+    }
+}
+
+/// A pending reset of an entry (see [`Entry::resetting`]).
+pub(crate) struct Resetting<'a>(&'a Entry);
+
+impl Drop for Resetting<'_> {
+    fn drop(&mut self) {
+        self.0.resetting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

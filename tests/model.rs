@@ -621,11 +621,19 @@ fn f4_ten_thousand_refused_sends_keep_messages_bounded() {
     if refused != Ok(10_000) {
         failures.push(format!("refused sends (want Ok(10000)): {refused:?}"));
     }
+    // dblink's own text for the first refusals of a query (libpq adds the
+    // line once per refused send: the differential tests compare two), then
+    // no more: at most three lines, under 200 bytes.
+    let line = "another command is already in progress";
+    let dblink_like = |m: &str| {
+        let lines: Vec<&str> = m.split('\n').collect();
+        (1..=3).contains(&lines.len()) && lines.iter().all(|l| *l == line) && m.len() < 200
+    };
     match message {
-        Ok(m) if m == "another command is already in progress" => {}
+        Ok(m) if dblink_like(&m) => {}
         Ok(m) => failures.push(format!(
-            "error_message is {} bytes (want exactly \"another command is already in \
-             progress\"); it starts {:?}",
+            "error_message is {} bytes (want \"{line}\", at most three times, under 200 \
+             bytes); it starts {:?}",
             m.len(),
             m.chars().take(120).collect::<String>()
         )),

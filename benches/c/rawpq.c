@@ -10,13 +10,16 @@
  *
  *   rawpq latency    CONNSTR N                 N x "SELECT 1" on one connection
  *   rawpq fanout     CONNSTR NCONN SQL         NCONN connections, SQL sent to all, poll(2) gather
+ *   rawpq fanout_n   CONNSTR NCONN SQL         the same, PQconsumeInput only on readable sockets;
+ *                                              prints "READY pid=P" once connected and waits
+ *                                              for SIGUSR1 before sending (fanout_wait.h)
  *   rawpq bulk       CONNSTR SQL CHUNK         one query, every cell read (CHUNK > 0: chunked rows mode)
  *   rawpq connect    CONNSTR N                 N sequential PQconnectdb + PQsetClientEncoding
  *   rawpq contention CONNSTR THREADS N         THREADS threads, each its own PGconn, N x "SELECT 1"
  *
  * Prints one line "RESULT key=value ..." (wall_ns, cpu_ns of the measuring
- * thread, maxrss_kb of the process, ops, check) on stdout; errors go to
- * stderr with exit status 1.
+ * thread -- of the process for fanout_n --, maxrss_kb of the process, ops,
+ * check) on stdout; errors go to stderr with exit status 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +33,8 @@
 #include <time.h>
 
 #include "libpq-fe.h"
+
+#include "fanout_wait.h"
 
 static void die(const char *what, PGconn *conn) {
     fprintf(stderr, "rawpq: %s%s%s\n", what, conn ? ": " : "", conn ? PQerrorMessage(conn) : "");
@@ -176,6 +181,75 @@ static int fanout(const char *connstr, int nconn, const char *sql) {
     return 0;
 }
 
+/* The fan-out at scale (benches/suite/fanout_n.rs): NCONN connections made
+ * before the measured part; then SQL sent on all and a poll(2) loop over
+ * the pending sockets that calls PQconsumeInput only on the readable ones,
+ * then PQgetResult while !PQisBusy, until NULL. Measured from the first
+ * send to the last result: wall, and the process's CPU (getrusage). */
+static int fanout_n(const char *connstr, int nconn, const char *sql) {
+    PGconn **conns = calloc((size_t)nconn, sizeof *conns);
+    struct pollfd *fds = calloc((size_t)nconn, sizeof *fds);
+    int *idx = calloc((size_t)nconn, sizeof *idx);
+    if (!conns || !fds || !idx)
+        die("out of memory", NULL);
+    for (int i = 0; i < nconn; i++)
+        conns[i] = connect_or_die(connstr);
+    fanout_ready_wait();
+    long long results = 0, polls = 0;
+    unsigned long long check = 0;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = fanout_cpu_ns();
+    for (int i = 0; i < nconn; i++) {
+        if (!PQsendQuery(conns[i], sql))
+            die("PQsendQuery failed", conns[i]);
+        fds[i] = (struct pollfd){.fd = PQsocket(conns[i]), .events = POLLIN};
+        idx[i] = i;
+    }
+    int pending = nconn;
+    while (pending > 0) {
+        polls++;
+        if (poll(fds, (nfds_t)pending, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            die("poll failed", NULL);
+        }
+        int kept = 0;
+        for (int k = 0; k < pending; k++) {
+            PGconn *conn = conns[idx[k]];
+            int done = 0;
+            if (fds[k].revents != 0) {
+                if (!PQconsumeInput(conn))
+                    die("PQconsumeInput failed", conn);
+                while (!PQisBusy(conn)) {
+                    PGresult *res = PQgetResult(conn);
+                    if (!res) {
+                        done = 1;
+                        break;
+                    }
+                    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                        die("query failed", conn);
+                    results++;
+                    check += (unsigned long long)PQntuples(res);
+                    PQclear(res);
+                }
+            }
+            if (!done) {
+                fds[kept] = (struct pollfd){.fd = fds[k].fd, .events = POLLIN};
+                idx[kept++] = idx[k];
+            }
+        }
+        pending = kept;
+    }
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = fanout_cpu_ns() - c0;
+    printf("RESULT wall_ns=%lld cpu_ns=%lld maxrss_kb=%ld ops=%lld check=%llu libpq=%d waits=%lld\n",
+           (long long)wall, (long long)cpu, maxrss_kb(), results, check, PQlibVersion(), polls);
+    for (int i = 0; i < nconn; i++)
+        PQfinish(conns[i]);
+    free(idx);
+    free(fds);
+    free(conns);
+    return 0;
+}
+
 static int bulk(const char *connstr, const char *sql, int chunk) {
     PGconn *conn = connect_or_die(connstr);
     unsigned long long check = 0;
@@ -278,6 +352,10 @@ int main(int argc, char **argv) {
         return latency(argv[2], atoll(argv[3]));
     if (argc >= 5 && strcmp(argv[1], "fanout") == 0)
         return fanout(argv[2], atoi(argv[3]), argv[4]);
+    if (argc >= 5 && strcmp(argv[1], "fanout_n") == 0) {
+        fanout_setup(atoi(argv[3]));
+        return fanout_n(argv[2], atoi(argv[3]), argv[4]);
+    }
     if (argc >= 5 && strcmp(argv[1], "bulk") == 0)
         return bulk(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 4 && strcmp(argv[1], "connect") == 0)
@@ -285,7 +363,8 @@ int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "contention") == 0)
         return contention(argv[2], atoi(argv[3]), atoll(argv[4]));
     fprintf(stderr,
-            "usage: rawpq latency CONNSTR N | fanout CONNSTR NCONN SQL | bulk CONNSTR SQL CHUNK |\n"
+            "usage: rawpq latency CONNSTR N | fanout CONNSTR NCONN SQL | fanout_n CONNSTR NCONN SQL |\n"
+            "       bulk CONNSTR SQL CHUNK |\n"
             "       connect CONNSTR N | contention CONNSTR THREADS N\n");
     return 2;
 }

@@ -124,9 +124,19 @@ pub fn main(args: &[String]) -> Res<()> {
     let imp = arg(args, 0, "implementation")?;
     let workload = arg(args, 1, "workload")?;
     let rest = &args[2..];
+    if workload == "fanout_n" {
+        // Before any thread starts (threads inherit the signal mask).
+        let at = if imp == "dblink" { 2 } else { 1 };
+        fanout_setup(num(rest, at, "connections")?);
+    }
     let report = match (imp, workload) {
         ("pgdblink", "latency") => pgd_latency(arg(rest, 0, "connstr")?, num(rest, 1, "n")?)?,
         ("pgdblink", "fanout") => pgd_fanout(
+            arg(rest, 0, "connstr")?,
+            num(rest, 1, "connections")?,
+            arg(rest, 2, "sql")?,
+        )?,
+        ("pgdblink", "fanout_n") => pgd_fanout_n(
             arg(rest, 0, "connstr")?,
             num(rest, 1, "connections")?,
             arg(rest, 2, "sql")?,
@@ -159,6 +169,15 @@ pub fn main(args: &[String]) -> Res<()> {
             num(rest, 2, "connections")?,
             arg(rest, 3, "sql")?,
             arg(rest, 4, "mode")?,
+            false,
+        )?,
+        ("dblink", "fanout_n") => dblink_fanout(
+            arg(rest, 0, "control connstr")?,
+            arg(rest, 1, "target connstr")?,
+            num(rest, 2, "connections")?,
+            arg(rest, 3, "sql")?,
+            "spin",
+            true,
         )?,
         _ => return Err(format!("unknown child workload {imp} {workload}")),
     };
@@ -263,6 +282,92 @@ fn pgd_fanout(connstr: &str, nconn: usize, sql: &str) -> Res<Report> {
     report.extra.push(("wakeups", wakeups.to_string()));
     pgdblink::disconnect_all();
     Ok(report)
+}
+
+/// The fan-out at scale (benches/suite/fanout_n.rs): `connect_all`, then,
+/// from the first send to the last result, `send_query` on every
+/// connection and a `wait_any` loop, each ready connection read with
+/// `get_result` until `Done`. CPU is the process's (getrusage).
+fn pgd_fanout_n(connstr: &str, nconn: usize, sql: &str) -> Res<Report> {
+    let names: Vec<String> = (0..nconn).map(|i| format!("bench_fan_{i}")).collect();
+    let targets: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), connstr)).collect();
+    for outcome in pgdblink::connect_all(&targets, None) {
+        outcome.map_err(pg)?;
+    }
+    ready_wait(std::process::id());
+    let (t0, cpu0) = (Instant::now(), rusage_cpu_ns());
+    for name in &names {
+        if !pgdblink::send_query(Some(name), sql).map_err(pg)? {
+            return Err(format!("send_query on {name} failed"));
+        }
+    }
+    let mut pending: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (mut results, mut rows, mut waits) = (0u64, 0u64, 0u64);
+    while !pending.is_empty() {
+        let ready = pgdblink::wait_any(&pending, None).map_err(pg)?;
+        waits += 1;
+        // Descending, so that swap_remove only moves connections not ready.
+        for &i in ready.iter().rev() {
+            let (n, _cells) = drain(pending[i])?;
+            results += 1;
+            rows += n;
+            pending.swap_remove(i);
+        }
+    }
+    let report = Report {
+        wall_ns: t0.elapsed().as_nanos(),
+        cpu_ns: rusage_cpu_ns() - cpu0,
+        ops: results,
+        check: rows,
+        extra: vec![("waits", waits.to_string())],
+    };
+    pgdblink::disconnect_all();
+    Ok(report)
+}
+
+/// For the fan-out at scale: raises RLIMIT_NOFILE (as the suite does), and
+/// blocks SIGUSR1 for [`ready_wait`] (as benches/c/fanout_wait.h does).
+fn fanout_setup(nconn: u64) {
+    crate::fanout_n::raise_nofile(nconn + 64);
+    // SAFETY: the sigset is initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Prints `READY pid=<pid>` (the process the suite may attach `strace -c`
+/// to) and waits for the suite's SIGUSR1.
+fn ready_wait(pid: u32) {
+    use std::io::Write as _;
+    println!("READY pid={pid}");
+    let _ = std::io::stdout().flush();
+    // SAFETY: the sigset is initialised by sigemptyset before use; sigwait
+    // writes the signal number into `sig`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        let mut sig = 0;
+        libc::sigwait(&set, &mut sig);
+    }
+}
+
+/// CPU time of the whole process, user + system (getrusage RUSAGE_SELF),
+/// as the C programs measure it.
+fn rusage_cpu_ns() -> u128 {
+    // SAFETY: getrusage only writes the zero-initialised struct we pass.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let us = |t: libc::timeval| {
+        u128::try_from(t.tv_sec).unwrap_or(0) * 1_000_000 + u128::try_from(t.tv_usec).unwrap_or(0)
+    };
+    (us(ru.ru_utime) + us(ru.ru_stime)) * 1000
 }
 
 fn pgd_bulk(connstr: &str, sql: &str, chunk: usize) -> Res<Report> {
@@ -561,7 +666,17 @@ fn proc_cpu_ns(pid: i32) -> Res<u128> {
     Ok(ticks * 1_000_000_000 / hz.max(1))
 }
 
-fn dblink_fanout(control: &str, target: &str, nconn: i32, sql: &str, mode: &str) -> Res<Report> {
+/// `handshake`: print `READY pid=<the backend's pid>` once connected and wait
+/// for SIGUSR1 before the measured part (the fan-out at scale, where the
+/// suite may attach `strace -c` to the backend that runs the loop).
+fn dblink_fanout(
+    control: &str,
+    target: &str,
+    nconn: i32,
+    sql: &str,
+    mode: &str,
+    handshake: bool,
+) -> Res<Report> {
     let e = |e: postgres::Error| format!("postgres (dblink session): {e}");
     let mut client = rp_connect_one(control)?;
     client.batch_execute(FANOUT_FN).map_err(e)?;
@@ -575,6 +690,9 @@ fn dblink_fanout(control: &str, target: &str, nconn: i32, sql: &str, mode: &str)
         .query_one("select pg_backend_pid()", &[])
         .map_err(e)?
         .get(0);
+    if handshake {
+        ready_wait(u32::try_from(pid).unwrap_or(0));
+    }
     // The backend's CPU time, when its /proc is readable (not for a server
     // on another machine: then the table shows no CPU for dblink).
     let cpu0 = proc_cpu_ns(pid).ok();

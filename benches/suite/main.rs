@@ -4,17 +4,19 @@
 //! medians, min–max, the ratio pgdblink / anchor and the issue's bars.
 //!
 //! ```text
-//! scripts/bench.sh                 # the full suite (about 3 minutes on 2 CPUs)
+//! scripts/bench.sh                 # the full suite (about 5 minutes on 2 CPUs)
 //! scripts/bench.sh --tiny          # each workload once at a tiny size (CI)
 //! cargo bench --bench suite -- [--tiny] [--reps N] [--only w1,w2] [--out FILE]
+//! scripts/bench.sh --only fanout_n [--fanout-n 10,150,1000]
 //! ```
 //! Workloads (for `--only`): latency, callgrind, fanout, bulk, stream,
-//! connect, contention. See benches/BENCHMARKS.md for results.
+//! connect, contention, fanout_n. See benches/BENCHMARKS.md for results.
 
 #[path = "../../tests/support/server.rs"]
 mod server;
 
 mod child;
+mod fanout_n;
 mod rawc;
 mod report;
 
@@ -33,6 +35,7 @@ const WORKLOADS: &[&str] = &[
     "stream",
     "connect",
     "contention",
+    "fanout_n",
 ];
 
 /// Workload sizes: the issue's, or tiny ones that only prove the code runs.
@@ -48,6 +51,9 @@ struct Sizes {
     connect_n: usize,
     threads: usize,
     thread_n: u64,
+    /// The fan-out at scale: connection counts, and the `pg_sleep` seconds.
+    fanout_ns: &'static [usize],
+    fanout_n_sleep: &'static str,
 }
 
 const FULL: Sizes = Sizes {
@@ -62,6 +68,8 @@ const FULL: Sizes = Sizes {
     connect_n: 50,
     threads: 8,
     thread_n: 20_000,
+    fanout_ns: &[10, 150, 1_000],
+    fanout_n_sleep: "0.3",
 };
 
 const TINY: Sizes = Sizes {
@@ -76,6 +84,8 @@ const TINY: Sizes = Sizes {
     connect_n: 3,
     threads: 2,
     thread_n: 100,
+    fanout_ns: &[4],
+    fanout_n_sleep: "0.05",
 };
 
 struct Opts {
@@ -83,6 +93,8 @@ struct Opts {
     reps: usize,
     only: Vec<String>,
     out: Option<PathBuf>,
+    /// `--fanout-n`: other connection counts for fanout_n.
+    fanout_ns: Option<Vec<usize>>,
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
@@ -91,6 +103,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         reps: 0,
         only: Vec::new(),
         out: None,
+        fanout_ns: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -113,10 +126,22 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
                 }
             }
             "--out" => o.out = Some(it.next().ok_or("--out needs a file")?.into()),
+            "--fanout-n" => {
+                let list = it
+                    .next()
+                    .ok_or("--fanout-n needs a list, e.g. 10,150,1000")?;
+                let ns = list
+                    .split(',')
+                    .map(|n| n.trim().parse().ok().filter(|&n: &usize| n > 0))
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or("--fanout-n needs positive numbers, e.g. 10,150,1000")?;
+                o.fanout_ns = Some(ns);
+            }
             "--bench" => {} // passed by `cargo bench`
             "-h" | "--help" => {
                 return Err(
-                    "usage: suite [--tiny] [--reps N] [--only w1,w2,...] [--out FILE]".into(),
+                    "usage: suite [--tiny] [--reps N] [--only w1,w2,...] [--out FILE] [--fanout-n 10,150,1000]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -182,6 +207,8 @@ struct Ctx<'a> {
     sizes: &'a Sizes,
     reps: usize,
     tiny: bool,
+    /// fanout_n's connection counts (`--fanout-n`, else the sizes').
+    fanout_ns: Vec<usize>,
     /// The server's postmaster PID, when it runs on this machine.
     postmaster: Option<i32>,
     /// libpq versions seen (implementation -> PQlibVersion).
@@ -234,11 +261,13 @@ fn run_child(mut cmd: Command, what: &str) -> Result<Sample, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .ok_or_else(|| format!("{what} printed no RESULT line:\n{stdout}"))?;
-    Ok(Sample(
+    parse_result(&stdout).ok_or_else(|| format!("{what} printed no RESULT line:\n{stdout}"))
+}
+
+/// The `RESULT key=value ...` line of a child's output.
+fn parse_result(stdout: &str) -> Option<Sample> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+    Some(Sample(
         line.split_whitespace()
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -285,6 +314,10 @@ fn run(opts: &Opts) -> Result<(), String> {
         sizes,
         reps: opts.reps,
         tiny: opts.tiny,
+        fanout_ns: opts
+            .fanout_ns
+            .clone()
+            .unwrap_or_else(|| sizes.fanout_ns.to_vec()),
         postmaster: srv.data_dir().and_then(|d| {
             std::fs::read_to_string(d.join("postmaster.pid"))
                 .ok()?
@@ -312,6 +345,7 @@ fn run(opts: &Opts) -> Result<(), String> {
             "stream" => stream(&mut ctx)?,
             "connect" => connect(&mut ctx)?,
             "contention" => contention(&mut ctx)?,
+            "fanout_n" => fanout_n::fanout_n(&mut ctx, &srv)?,
             _ => unreachable!("workload names come from WORKLOADS"),
         };
         progress(&format!("{w} took {:.1} s", t.elapsed().as_secs_f64()));

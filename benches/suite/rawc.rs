@@ -2,6 +2,9 @@
 //! that pgdblink links: with the default `bundled` feature, the static
 //! libpq 18 that pq-src compiled into `target/<profile>/build/pq-src-*/out`;
 //! with `system-libpq`, the system libpq (pkg-config, else pg_config).
+//! Also builds `benches/c/pgdblink_fanout.c`, pgdblink used from C, against
+//! `include/pgdblink.h` and the staticlib of this very build, and
+//! `benches/c/syscount.c`, an LD_PRELOAD system-call counter.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,9 +13,12 @@ use std::process::Command;
 #[cfg(feature = "bundled")]
 const LIBPQ_DIR_ENV: &str = "PGDBLINK_BENCH_LIBPQ_DIR";
 
-/// The C source, found from the crate root this bench was compiled from.
-fn source() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/c/rawpq.c")
+/// A C source of `benches/c/`, found from the crate root this bench was
+/// compiled from.
+fn source(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/c")
+        .join(file)
 }
 
 /// `target/<profile>`: the bench executable is `target/<profile>/deps/suite-<hash>`.
@@ -105,20 +111,86 @@ pub fn build() -> Result<(PathBuf, String), String> {
     let profile = profile_dir()?;
     let exe = profile.join("rawpq");
     let (libpq, note) = libpq_args(&profile)?;
+    compile(&exe, &source("rawpq.c"), &[], &libpq)?;
+    Ok((exe, note))
+}
+
+/// The system libraries a Rust staticlib needs (`rustc --print
+/// native-static-libs`), and OpenSSL, which openssl-sys links dynamically.
+const STATICLIB_DEPS: &[&str] = &[
+    "-lssl",
+    "-lcrypto",
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+];
+
+/// Compiles `benches/c/pgdblink_fanout.c` against `include/pgdblink.h` and
+/// `target/<profile>/deps/libpgdblink.a`, the staticlib cargo built with
+/// this bench (so with the bundled libpq, the same as the raw anchor's).
+/// Returns its path and whether the header declares `dblink_wait_ready`
+/// (the program's `wait_ready` mode exists only then).
+pub fn build_pgdblink() -> Result<(PathBuf, bool), String> {
+    let profile = profile_dir()?;
+    let lib = profile.join("deps/libpgdblink.a");
+    if !lib.is_file() {
+        return Err(format!(
+            "{} is missing: `cargo bench --bench suite --no-run` builds it (scripts/bench.sh does)",
+            lib.display()
+        ));
+    }
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let header = std::fs::read_to_string(include.join("pgdblink.h"))
+        .map_err(|e| format!("{}/pgdblink.h: {e}", include.display()))?;
+    let wait_ready = header.contains("dblink_wait_ready(");
+    let mut cflags = vec![format!("-I{}", include.display())];
+    if wait_ready {
+        cflags.push("-DPGDBLINK_HAS_WAIT_READY".into());
+    }
+    let mut libs = vec![lib.display().to_string()];
+    #[cfg(not(feature = "bundled"))]
+    libs.extend(libpq_args(&profile)?.0);
+    libs.extend(STATICLIB_DEPS.iter().map(|s| (*s).to_owned()));
+    let exe = profile.join("pgdblink_fanout");
+    compile(&exe, &source("pgdblink_fanout.c"), &cflags, &libs)?;
+    Ok((exe, wait_ready))
+}
+
+/// Compiles `benches/c/syscount.c`, the LD_PRELOAD system-call counter of
+/// the fan-out at scale; returns the shared object's path.
+pub fn build_syscount() -> Result<PathBuf, String> {
+    let so = profile_dir()?.join("syscount.so");
+    compile(
+        &so,
+        &source("syscount.c"),
+        &["-shared".into(), "-fPIC".into()],
+        &["-ldl".into()],
+    )?;
+    Ok(so)
+}
+
+/// `cc -O2` of one C file into `exe`.
+fn compile(exe: &Path, src: &Path, cflags: &[String], libs: &[String]) -> Result<(), String> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let mut cmd = Command::new(&cc);
-    cmd.args(["-O2", "-std=c11", "-Wall", "-Wextra", "-o"])
-        .arg(&exe)
-        .arg(source())
-        .args(&libpq);
+    cmd.args(["-O2", "-std=c11", "-Wall", "-Wextra"])
+        .args(cflags)
+        .arg("-o")
+        .arg(exe)
+        .arg(src)
+        .args(libs);
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {cc} (install a C compiler): {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "building the raw libpq anchor failed: {cmd:?}\n{}",
+            "building {} failed: {cmd:?}\n{}",
+            src.display(),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok((exe, note))
+    Ok(())
 }

@@ -437,7 +437,9 @@ pub fn reset(name: Option<&str>) -> Result<()> {
     if entry.is_connecting() {
         return Err(super::still_connecting(name));
     }
-    // Wakes the call in progress on the connection, if any.
+    // Calls that get the session before this reset does fail (08006), and
+    // the call in progress, if any, is woken.
+    let _pending = entry.resetting();
     let mut session = entry.lock_waking();
     if entry.is_connecting() {
         return Err(super::still_connecting(name));
@@ -468,7 +470,13 @@ pub fn reset(name: Option<&str>) -> Result<()> {
                         bound.map_or(0, |b| b.as_millis())
                     ),
                 ),
-                crate::pq::Stop::Interrupted => Error::conn_not_available(name),
+                crate::pq::Stop::Interrupted if entry.is_closed() => {
+                    Error::conn_not_available(name)
+                }
+                crate::pq::Stop::Interrupted => Error::new(
+                    sqlstate::CONNECTION_FAILURE,
+                    "reset was interrupted by another thread's reset",
+                ),
             })?;
     if !ok {
         let err = Error::new(sqlstate::CONNECTION_FAILURE, chomp(conn.error_message()));
@@ -477,7 +485,6 @@ pub fn reset(name: Option<&str>) -> Result<()> {
     }
     session.open_cursors = 0;
     session.new_xact_for_cursor = false;
-    session.refused = None;
     entry.arm(&session);
     Ok(())
 }

@@ -19,7 +19,7 @@ use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use crate::error::{Error, Result, sqlstate};
-use crate::pq::{Conn, Deadline, Stop, TxStatus};
+use crate::pq::{Conn, Deadline, Stop};
 use crate::registry::{self, Entry, Session};
 use parking_lot::MutexGuard;
 
@@ -95,10 +95,7 @@ impl Ctx<'_> {
         match stop {
             Stop::TimedOut => timeout(),
             Stop::Interrupted if self.entry.is_closed() => Error::conn_not_available(self.name),
-            Stop::Interrupted => Error::new(
-                sqlstate::CONNECTION_FAILURE,
-                format!("{} was reset by another thread", which(self.name)),
-            ),
+            Stop::Interrupted => being_reset(self.name),
         }
     }
 
@@ -146,9 +143,19 @@ pub(crate) fn lock_session<'e>(
     name: Option<&str>,
     deadline: Deadline,
 ) -> Result<Option<MutexGuard<'e, Session>>> {
+    // Known without the lock: no need to wait for it to say so.
+    if entry.is_closed() {
+        return Err(Error::conn_not_available(name));
+    }
+    if entry.is_connecting() {
+        return Err(still_connecting(name));
+    }
     let Some(session) = entry.lock_until(deadline) else {
         return Ok(None);
     };
+    if entry.is_resetting() {
+        return Err(being_reset(name));
+    }
     let conn = match session.conn.as_ref() {
         Some(c) if !entry.is_closed() => c,
         _ => return Err(Error::conn_not_available(name)),
@@ -189,10 +196,7 @@ pub(crate) fn with_conn<T>(
 /// Sends a query on the session's connection with `send` (which only
 /// queues it: the connection is non-blocking), then flushes it, waiting
 /// as long as it takes (woken by a close or reset). `Ok(Err(message))`
-/// when it was not sent, dblink's 0. A send refused because the previous
-/// query is unfinished, again with nothing new said since the last
-/// refusal, is answered without asking libpq, whose message would grow by
-/// a line each time.
+/// when it was not sent, dblink's 0.
 pub(crate) fn send_on(
     s: &mut Session,
     ctx: &Ctx,
@@ -202,17 +206,9 @@ pub(crate) fn send_on(
         .conn
         .as_mut()
         .ok_or_else(|| Error::conn_not_available(ctx.name))?;
-    if let Some((len, msg)) = &s.refused {
-        if conn.transaction_status() == TxStatus::Active && conn.error_message_len() == *len {
-            return Ok(Err(msg.clone()));
-        }
-    }
     if !send(conn) {
-        let msg = conn.error_message();
-        s.refused = Some((msg.len(), msg.clone()));
-        return Ok(Err(msg));
+        return Ok(Err(conn.error_message()));
     }
-    s.refused = None;
     match conn.flush(None, &|| ctx.interrupted()) {
         Ok(true) => Ok(Ok(())),
         Ok(false) => Ok(Err(conn.error_message())),
@@ -225,6 +221,14 @@ fn which(name: Option<&str>) -> String {
     name.map_or_else(
         || "the unnamed connection".to_owned(),
         |n| format!("connection \"{n}\""),
+    )
+}
+
+/// The error for a call that met another thread's reset of its connection.
+fn being_reset(name: Option<&str>) -> Error {
+    Error::new(
+        sqlstate::CONNECTION_FAILURE,
+        format!("{} was reset by another thread", which(name)),
     )
 }
 

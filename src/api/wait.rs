@@ -45,6 +45,15 @@ fn wait(names: &[&str], timeout: Option<Duration>, all: bool) -> Result<Option<V
         .iter()
         .map(|n| registry::lookup(Some(n)))
         .collect::<Result<Vec<_>>>()?;
+    // What is known without any lock is said before waiting for one.
+    for (entry, name) in entries.iter().zip(names) {
+        if entry.is_closed() {
+            return Err(crate::Error::conn_not_available(Some(name)));
+        }
+        if entry.is_connecting() {
+            return Err(super::still_connecting(Some(name)));
+        }
+    }
     let mut ready = Vec::new();
     let mut pending = Vec::new();
     for (i, entry) in entries.iter().enumerate() {

@@ -37,6 +37,11 @@ pub(crate) enum Fetched {
     Done,
 }
 
+/// How many refused sends in a row (each adds `another command is already
+/// in progress` to libpq's message, as dblink shows it) libpq is asked
+/// about; later ones leave the message as it is, so it stays bounded.
+const MAX_REFUSAL_LINES: u32 = 3;
+
 /// The text a COPY aborted by pgdblink reports to the server.
 const COPY_ABORT: &std::ffi::CStr = c"COPY is not supported here";
 
@@ -46,6 +51,12 @@ pub(crate) struct Conn {
     /// The process (fork generation) that opened it: in another process
     /// the connection is never used, and closing it sends nothing.
     process: u64,
+    /// libpq's error-message length right after a send it refused (the
+    /// previous query unfinished), and how many such refusals in a row
+    /// built it: past [`MAX_REFUSAL_LINES`], a send refused again with
+    /// nothing new said is answered from here, since libpq appends the same
+    /// line to its message on every refusal.
+    refused_at: Option<(usize, u32)>,
     /// How long a reconnect ([`Conn::reset_start`]) may take: the bound
     /// its connection string's connect_timeout set (`None`: none).
     pub(crate) reconnect_bound: Option<std::time::Duration>,
@@ -116,6 +127,7 @@ impl Conn {
             raw,
             process: super::process::generation(),
             reconnect_bound: None,
+            refused_at: None,
             notices: Box::new(Mutex::new(Vec::new())),
         })?;
         conn.receive_notices();
@@ -269,9 +281,28 @@ impl Conn {
     /// `PQsendQuery`; true when queued (non-blocking mode: follow with
     /// [`Conn::flush`]).
     pub(crate) fn send_query(&mut self, sql: &CStr) -> bool {
-        // SAFETY: `self.raw` is live and exclusively ours; `sql` is a valid C
-        // string for the call (libpq copies it into its output buffer).
-        unsafe { pq_sys::PQsendQuery(self.ptr(), sql.as_ptr()) == 1 }
+        self.sending(|conn| {
+            // SAFETY: `conn.raw` is live and exclusively ours; `sql` is a
+            // valid C string for the call (libpq copies it).
+            unsafe { pq_sys::PQsendQuery(conn.ptr(), sql.as_ptr()) == 1 }
+        })
+    }
+
+    /// Runs one libpq send, unless it would be refused again exactly as the
+    /// last one was (a query still in progress, and nothing said since):
+    /// then it answers false itself, so libpq's message stays as it was
+    /// instead of growing by a line per refusal.
+    fn sending(&mut self, send: impl FnOnce(&mut Conn) -> bool) -> bool {
+        let again = self.refused_at.filter(|&(len, _)| {
+            self.transaction_status() == TxStatus::Active && self.error_message_len() == len
+        });
+        if again.is_some_and(|(_, n)| n >= MAX_REFUSAL_LINES) {
+            return false;
+        }
+        let sent = send(self);
+        let refusals = again.map_or(1, |(_, n)| n + 1);
+        self.refused_at = (!sent).then(|| (self.error_message_len(), refusals));
+        sent
     }
 
     /// `PQsendQueryParams` with text parameters (NULL for SQL NULL), letting
@@ -285,21 +316,23 @@ impl Conn {
             .iter()
             .map(|p| p.map_or(std::ptr::null(), |s| s.as_ptr()))
             .collect();
-        // SAFETY: `self.raw` is live and exclusively ours; `sql` and every
-        // non-NULL entry of `values` are valid C strings that outlive the call;
-        // NULL types/lengths/formats mean "infer, text, text" per libpq's docs.
-        unsafe {
-            pq_sys::PQsendQueryParams(
-                self.ptr(),
-                sql.as_ptr(),
-                n,
-                std::ptr::null(),
-                values.as_ptr(),
-                std::ptr::null(),
-                std::ptr::null(),
-                0,
-            ) == 1
-        }
+        self.sending(|conn| {
+            // SAFETY: `conn.raw` is live and exclusively ours; `sql` and every
+            // non-NULL entry of `values` are valid C strings that outlive the
+            // call; NULL types/lengths/formats mean "infer, text, text".
+            unsafe {
+                pq_sys::PQsendQueryParams(
+                    conn.ptr(),
+                    sql.as_ptr(),
+                    n,
+                    std::ptr::null(),
+                    values.as_ptr(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    0,
+                ) == 1
+            }
+        })
     }
 
     /// `PQsetChunkedRowsMode` (libpq 17+); true when accepted.

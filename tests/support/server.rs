@@ -76,7 +76,13 @@ pub struct PrivateOptions {
     /// directory. Starting fails, with a message to install `openssl`, when
     /// the CLI is missing.
     pub ssl: bool,
-    /// Extra postgresql.conf lines, e.g. `"log_connections = on"`.
+    /// Extra postgresql.conf lines, e.g. `"log_connections = on"`. A
+    /// `max_connections = N` line replaces the default of 200 (which is
+    /// otherwise given on the `postgres` command line, where it would win
+    /// over postgresql.conf). A `max_files_per_process` line also starts the
+    /// server with its soft RLIMIT_NOFILE raised to the hard limit (runuser's
+    /// pam_limits would otherwise leave it at 1024, and the server sizes its
+    /// descriptor budget from it once, at start).
     pub conf: Vec<String>,
 }
 
@@ -258,6 +264,17 @@ impl Server {
     }
 }
 
+/// The value of the last `max_connections = N` line of `conf`, else 200.
+fn max_connections(conf: &[String]) -> String {
+    conf.iter()
+        .rev()
+        .find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "max_connections").then(|| value.trim().trim_matches('\'').to_owned())
+        })
+        .unwrap_or_else(|| "200".to_owned())
+}
+
 // ---------------------------------------------------------------------------
 // External server
 // ---------------------------------------------------------------------------
@@ -342,6 +359,10 @@ struct Local {
     cleanup_id: usize,
     /// Serializes pg_ctl operations (restart_immediate).
     ctl: Mutex<()>,
+    /// `max_connections`, given on the command line at every start.
+    max_connections: String,
+    /// Start with the soft RLIMIT_NOFILE raised to the hard one.
+    raise_nofile: bool,
 }
 
 impl Local {
@@ -374,6 +395,11 @@ impl Local {
             port: 0,
             cleanup_id: 0,
             ctl: Mutex::new(()),
+            max_connections: max_connections(&opts.conf),
+            raise_nofile: opts
+                .conf
+                .iter()
+                .any(|l| l.trim_start().starts_with("max_files_per_process")),
         };
         local.cleanup_id = register_cleanup(&local);
 
@@ -514,27 +540,39 @@ impl Local {
     fn pg_ctl_start(&self) -> Result<(), String> {
         let opts = format!(
             "-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections={max_conn} \
              -c shared_buffers=32MB -c unix_socket_permissions=0777",
             port = self.port,
+            max_conn = sh_quote(&self.max_connections),
             sock = sh_quote(&path_str(&self.sock)),
         );
         let pg_ctl = path_str(&self.bindir.join("pg_ctl"));
-        self.pg(&[
-            &pg_ctl,
+        let (data, log) = (path_str(&self.data), path_str(&self.log));
+        let start = [
+            pg_ctl.as_str(),
             "-D",
-            &path_str(&self.data),
+            &data,
             "-l",
-            &path_str(&self.log),
+            &log,
             "-w",
             "-t",
             "60",
             "-o",
             &opts,
             "start",
-        ])
-        .map(drop)
-        .map_err(|e| {
+        ];
+        let raised = [
+            "/bin/sh",
+            "-c",
+            "ulimit -n \"$(ulimit -Hn)\" 2>/dev/null; exec \"$@\"",
+            "sh",
+        ];
+        let argv: Vec<&str> = if self.raise_nofile {
+            raised.iter().chain(&start).copied().collect()
+        } else {
+            start.to_vec()
+        };
+        self.pg(&argv).map(drop).map_err(|e| {
             format!(
                 "pg_ctl start failed:\n{e}\n--- server log ({}) ---\n{}",
                 self.log.display(),
