@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --bench
 cargo bench --bench suite --no-run
+# The C library (the pgdblink side of the C fan-out), from the same build.
+scripts/build-c.sh --release 2>/dev/null
 # The C anchor links the very libpq pgdblink was linked with: pq-src's build
 # output of this build (cargo reports it; the suite otherwise takes the newest).
 libpq_dir=$(cargo bench --bench suite --no-run --message-format=json 2>/dev/null |

@@ -129,16 +129,17 @@ const STATICLIB_DEPS: &[&str] = &[
 ];
 
 /// Compiles `benches/c/pgdblink_fanout.c` against `include/pgdblink.h` and
-/// `target/<profile>/deps/libpgdblink.a`, the staticlib cargo built with
-/// this bench (so with the bundled libpq, the same as the raw anchor's).
+/// `target/<profile>/libpgdblink.a`, the staticlib `scripts/build-c.sh
+/// --release` built beside this bench (so with the bundled libpq, the same
+/// as the raw anchor's).
 /// Returns its path and whether the header declares `dblink_wait_ready`
 /// (the program's `wait_ready` mode exists only then).
 pub fn build_pgdblink() -> Result<(PathBuf, bool), String> {
     let profile = profile_dir()?;
-    let lib = profile.join("deps/libpgdblink.a");
+    let lib = profile.join("libpgdblink.a");
     if !lib.is_file() {
         return Err(format!(
-            "{} is missing: `cargo bench --bench suite --no-run` builds it (scripts/bench.sh does)",
+            "{} is missing: `scripts/build-c.sh --release` builds it (scripts/bench.sh does)",
             lib.display()
         ));
     }
