@@ -34,7 +34,8 @@
 /**
  * What a result holds, so that a caller can tell "no more results" from
  * "zero rows" (Rust: `DblinkResult::status`; C: `dblink_result_status`,
- * the enum `dblink_status`).
+ * the enum `dblink_status`). New statuses may be added (`#[non_exhaustive]`:
+ * match with a `_` arm).
  *
  * In Rust:
  *
@@ -50,6 +51,7 @@
  *             Status::Command => println!("{}", res.get(0, 0).unwrap_or_default()), // CREATE TABLE
  *             Status::Error => eprintln!("remote error: {:?}", res.error()),
  *             Status::Done => return Ok(()),
+ *             _ => {} // a newer pgdblink may add statuses
  *         }
  *     }
  * }

@@ -9,8 +9,22 @@ use crate::pq::PgResult;
 /// The same shape describes the NOTICEs dblink raises instead of an ERROR
 /// when `fail_on_error` is false (see [`crate::set_notice_handler`]), and the
 /// remote error a [`crate::Status::Error`] result holds. `Display` shows the
-/// message alone; the other fields are public. The codes pgdblink raises
-/// itself are in [`sqlstate`]; a remote error keeps the remote server's code.
+/// message alone, as dblink's ERROR line does; its alternate form (`{:#}`)
+/// adds the SQLSTATE and the DETAIL, HINT and CONTEXT lines. The fields are
+/// public to read; new fields may be added (`#[non_exhaustive]`), so build
+/// one with [`Error::new`] and the `with_*` methods. The codes pgdblink
+/// raises itself are in [`sqlstate`]; a remote error keeps the remote
+/// server's code. `Error` is `Send + Sync` (plain owned strings).
+///
+/// ```rust
+/// let e = pgdblink::Error::new("08001", "could not establish connection")
+///     .with_detail("connection to server at \"db1\" failed: timeout expired");
+/// assert_eq!(e.to_string(), "could not establish connection");
+/// assert_eq!(
+///     format!("{e:#}"),
+///     "08001: could not establish connection\nDETAIL: connection to server at \"db1\" failed: timeout expired"
+/// );
+/// ```
 ///
 /// ```rust,no_run
 /// match pgdblink::dblink(Some("a"), "insert into t values (1) returning id", true) {
@@ -24,8 +38,8 @@ use crate::pq::PgResult;
 ///     }
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Error {
     /// The five-character SQLSTATE, e.g. "08003".
     pub sqlstate: String,
@@ -100,6 +114,29 @@ pub mod sqlstate {
     pub const OUT_OF_MEMORY: &str = "53200";
 }
 
+impl std::fmt::Display for Error {
+    /// The message; with `{:#}`, `SQLSTATE: message` and the DETAIL, HINT
+    /// and CONTEXT lines that are present, one per line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !f.alternate() {
+            return f.write_str(&self.message);
+        }
+        write!(f, "{}: {}", self.sqlstate, self.message)?;
+        for (label, line) in [
+            ("DETAIL", &self.detail),
+            ("HINT", &self.hint),
+            ("CONTEXT", &self.context),
+        ] {
+            if let Some(line) = line {
+                write!(f, "\n{label}: {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
 impl Error {
     /// An error with just a SQLSTATE and a message (for a host's own
     /// errors, or tests that compare with pgdblink's).
@@ -168,8 +205,25 @@ impl Error {
 
     /// A string argument that contains a NUL byte (libpq cannot carry it).
     /// The same error with a HINT line.
-    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Error {
+    ///
+    /// ```rust
+    /// let e = pgdblink::Error::new("42P01", "relation \"t\" does not exist").with_hint("create it first");
+    /// assert_eq!(e.hint.as_deref(), Some("create it first"));
+    /// ```
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same error with CONTEXT lines.
+    ///
+    /// ```rust
+    /// let e = pgdblink::Error::new("22012", "division by zero")
+    ///     .with_context("while executing query on dblink connection named \"a\"");
+    /// assert!(format!("{e:#}").ends_with("CONTEXT: while executing query on dblink connection named \"a\""));
+    /// ```
+    pub fn with_context(mut self, context: impl Into<String>) -> Error {
+        self.context = Some(context.into());
         self
     }
 

@@ -7,7 +7,8 @@ use crate::pq::{PgResult, ResultKind};
 
 /// What a result holds, so that a caller can tell "no more results" from
 /// "zero rows" (Rust: `DblinkResult::status`; C: `dblink_result_status`,
-/// the enum `dblink_status`).
+/// the enum `dblink_status`). New statuses may be added (`#[non_exhaustive]`:
+/// match with a `_` arm).
 ///
 /// In Rust:
 ///
@@ -23,6 +24,7 @@ use crate::pq::{PgResult, ResultKind};
 ///             Status::Command => println!("{}", res.get(0, 0).unwrap_or_default()), // CREATE TABLE
 ///             Status::Error => eprintln!("remote error: {:?}", res.error()),
 ///             Status::Done => return Ok(()),
+///             _ => {} // a newer pgdblink may add statuses
 ///         }
 ///     }
 /// }
@@ -43,6 +45,7 @@ use crate::pq::{PgResult, ResultKind};
 /// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status {
     /// Rows of a query (possibly zero of them).
     Tuples = 0,

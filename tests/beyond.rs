@@ -392,7 +392,7 @@ fn connect_start_then_poll_opens_many_connections_at_once() {
             .filter_map(|p| match *p {
                 ConnectProgress::Reading(fd) => Some((fd, libc::POLLIN)),
                 ConnectProgress::Writing(fd) => Some((fd, libc::POLLOUT)),
-                ConnectProgress::Ready => None,
+                _ => None, // Ready
             })
             .map(|(fd, events)| libc::pollfd {
                 fd,

@@ -653,9 +653,9 @@ fn connect_poll_never_blocks_on_a_peer_stalled_after_startup() {
                     l.current = None;
                 }
                 let (fd, write) = match step? {
-                    ConnectProgress::Ready => return Ok(true),
                     ConnectProgress::Reading(fd) => (fd, false),
                     ConnectProgress::Writing(fd) => (fd, true),
+                    _ => return Ok(true), // Ready
                 };
                 if Instant::now() >= deadline {
                     return Ok(false);

@@ -157,6 +157,7 @@ fn poll_until_ready(name: &str) -> Result<(), String> {
             Ok(ConnectProgress::Ready) => return Ok(()),
             Ok(ConnectProgress::Reading(fd)) => wait_fd(fd, libc::POLLIN, 5000),
             Ok(ConnectProgress::Writing(fd)) => wait_fd(fd, libc::POLLOUT, 5000),
+            Ok(other) => return Err(format!("connect_poll({name}): unexpected {other:?}")),
             Err(e) => return Err(format!("connect_poll({name}): {e:?}")),
         }
     }

@@ -275,13 +275,13 @@ fn opt_text(p: *const c_char) -> Option<String> {
 
 /// The thread's last C error, every field checked for passwords.
 fn ffi_last_error(what: &str) -> Error {
-    let e = Error {
-        message: opt_text(ffi::dblink_last_error()).unwrap_or_default(),
-        sqlstate: opt_text(ffi::dblink_last_sqlstate()).unwrap_or_default(),
-        detail: opt_text(ffi::dblink_last_detail()),
-        hint: opt_text(ffi::dblink_last_hint()),
-        context: opt_text(ffi::dblink_last_context()),
-    };
+    let mut e = Error::new(
+        &opt_text(ffi::dblink_last_sqlstate()).unwrap_or_default(),
+        opt_text(ffi::dblink_last_error()).unwrap_or_default(),
+    );
+    e.detail = opt_text(ffi::dblink_last_detail());
+    e.hint = opt_text(ffi::dblink_last_hint());
+    e.context = opt_text(ffi::dblink_last_context());
     assert_error_clean(&format!("{what}: dblink_last_*"), &e);
     e
 }

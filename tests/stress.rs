@@ -1519,6 +1519,13 @@ impl<'a> Worker<'a> {
                         }
                         Some(p)
                     }
+                    Ok(other) => {
+                        self.fail(
+                            "connect_poll: an unknown progress",
+                            format!("connect_poll({}) = {other:?}", slot.name),
+                        );
+                        None
+                    }
                     Err(e) => {
                         let dead = slot.dead_start.load(Ordering::SeqCst);
                         let allowed: &[&str] = if connecting { &["08001"] } else { &["08003"] };
@@ -1861,7 +1868,7 @@ impl<'a> Worker<'a> {
                     }
                 }
             }
-            Status::Command | Status::Error => self.fail(
+            _ => self.fail(
                 "get_result: a result no query sent here returns",
                 format!("{f}({}): {r:?}", slot.name),
             ),

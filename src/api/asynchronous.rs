@@ -34,6 +34,7 @@ use super::{
 /// println!("{}", pgdblink::error_message(Some("a"))?); // "another command is already in progress"
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
     let sent = with_c_str(sql, "sql", |sql| {
         with_session(name, |s, ctx| send_on(s, ctx, |conn| conn.send_query(sql)))
@@ -61,6 +62,7 @@ pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
 /// while pgdblink::get_result(Some("a"), true)?.status() != pgdblink::Status::Done {}
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>]) -> Result<bool> {
     let sql = c_string(sql, "sql")?;
     let owned = c_params(params)?;
@@ -95,6 +97,7 @@ pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>])
 /// println!("{total} events");
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn send_query_chunked(name: Option<&str>, sql: &str, max_rows: usize) -> Result<bool> {
     let sql = c_string(sql, "sql")?;
     let chunk = std::os::raw::c_int::try_from(max_rows.max(1)).unwrap_or(std::os::raw::c_int::MAX);
@@ -158,6 +161,7 @@ fn report_send(name: Option<&str>, sent: std::result::Result<(), String>) -> boo
 /// let count = pgdblink::get_result(Some("a"), true)?; // does not block now
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn is_busy(name: Option<&str>) -> Result<bool> {
     with_conn(name, |conn, _| {
         conn.consume_input();
@@ -194,6 +198,7 @@ pub fn is_busy(name: Option<&str>) -> Result<bool> {
 /// assert_eq!(pgdblink::get_result(Some("a"), true)?.status(), Status::Done);
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the result holds the rows, or the remote error when fail_on_error is false"]
 pub fn get_result(name: Option<&str>, fail_on_error: bool) -> Result<DblinkResult> {
     get_result_within(name, fail_on_error, None)
 }
@@ -218,6 +223,7 @@ pub fn get_result(name: Option<&str>, fail_on_error: bool) -> Result<DblinkResul
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the result holds the rows, or the remote error when fail_on_error is false"]
 pub fn get_result_timeout(
     name: Option<&str>,
     fail_on_error: bool,
@@ -299,6 +305,7 @@ pub(crate) fn remote_outcome(
 /// assert_eq!(err.sqlstate, pgdblink::sqlstate::QUERY_CANCELED);
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn cancel_query(name: Option<&str>) -> Result<String> {
     cancel_query_timeout(name, DEFAULT_CANCEL_TIMEOUT)
 }
@@ -318,6 +325,7 @@ pub fn cancel_query(name: Option<&str>) -> Result<String> {
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<String> {
     let deadline = crate::pq::deadline_after(Some(timeout));
     let entry = registry::lookup(name)?;
@@ -365,6 +373,7 @@ pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<Str
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn error_message(name: Option<&str>) -> Result<String> {
     with_conn(name, |conn, _| {
         let msg = chomp(conn.error_message());
@@ -387,6 +396,7 @@ pub fn error_message(name: Option<&str>) -> Result<String> {
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the notifications are drained: unread ones are lost"]
 pub fn get_notify(name: Option<&str>) -> Result<Vec<Notification>> {
     let drained = with_conn(name, |conn, _| {
         conn.consume_input();

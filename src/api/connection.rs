@@ -241,6 +241,7 @@ pub fn disconnect_all() {
 /// assert_eq!(pgdblink::get_connections(), Some(vec!["a".to_owned(), "b".to_owned()]));
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the names are the answer"]
 pub fn get_connections() -> Option<Vec<String>> {
     let names = registry::names();
     (!names.is_empty()).then_some(names)
@@ -389,6 +390,7 @@ pub fn connect_timeout(name: Option<&str>, connstr: &str, timeout: Duration) -> 
 ///     }
 /// }
 /// ```
+#[must_use = "each outcome says whether that connection opened"]
 pub fn connect_all(targets: &[(&str, &str)], timeout: Option<Duration>) -> Vec<Result<()>> {
     let connstrs: Vec<&str> = targets.iter().map(|&(_, c)| c).collect();
     open_all(&connstrs, timeout)
@@ -490,7 +492,8 @@ pub fn reset(name: Option<&str>) -> Result<()> {
 }
 
 /// Where a non-blocking connect stands: the answer of [`connect_poll`]. The
-/// socket descriptors belong to the connection; do not close them.
+/// socket descriptors belong to the connection; do not close them. New
+/// variants may be added (`#[non_exhaustive]`).
 ///
 /// ```rust,no_run
 /// use pgdblink::ConnectProgress;
@@ -500,10 +503,12 @@ pub fn reset(name: Option<&str>) -> Result<()> {
 ///     ConnectProgress::Ready => println!("connected"),
 ///     ConnectProgress::Reading(fd) => println!("poll again when fd {fd} is readable"),
 ///     ConnectProgress::Writing(fd) => println!("poll again when fd {fd} is writable"),
+///     _ => unreachable!("a newer pgdblink may add variants"),
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectProgress {
     /// Connected: the name is usable like any other connection.
     Ready,
@@ -535,6 +540,7 @@ pub enum ConnectProgress {
 ///         ConnectProgress::Ready => break,
 ///         ConnectProgress::Reading(fd) => wait_readable(fd),
 ///         ConnectProgress::Writing(fd) => wait_writable(fd),
+///         _ => unreachable!(),
 ///     }
 /// }
 /// pgdblink::send_query(Some("a"), "select 1")?;
@@ -579,6 +585,7 @@ pub fn connect_start(name: Option<&str>, connstr: &str) -> Result<()> {
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the progress says what to wait for next"]
 pub fn connect_poll(name: Option<&str>) -> Result<ConnectProgress> {
     let entry = registry::lookup(name)?;
     // Never waits for a call in progress on a connection that is up.

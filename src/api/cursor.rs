@@ -55,6 +55,7 @@ fn conn_of<'s>(s: &'s mut Session, name: Option<&str>) -> Result<&'s mut crate::
 /// assert_eq!(pgdblink::close(Some("a"), "c", true)?, "OK"); // also commits dblink's transaction
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn open(
     name: Option<&str>,
     cursorname: &str,
@@ -110,6 +111,7 @@ pub fn open(
 /// pgdblink::close(Some("a"), "c", true)?;
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the result holds the rows, or the remote error when fail_on_error is false"]
 pub fn fetch(
     name: Option<&str>,
     cursorname: &str,
@@ -167,6 +169,7 @@ pub fn fetch(
 /// assert_eq!(pgdblink::close(Some("a"), "nosuch", false)?, "ERROR");
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn close(name: Option<&str>, cursorname: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(&format!("CLOSE {cursorname}"), "cursorname")?;
     with_session(name, |s, ctx| {

@@ -63,6 +63,7 @@ fn with_target<T>(
 /// println!("{}", res.get(0, 0).unwrap_or_default());
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the result holds the rows, or the remote error when fail_on_error is false"]
 pub fn dblink(
     conn_or_connstr: Option<&str>,
     sql: &str,
@@ -157,6 +158,7 @@ fn run_query(
 /// assert_eq!(err.sqlstate, pgdblink::sqlstate::STATEMENT_RETURNING_RESULTS);
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(sql, "sql")?;
     with_target(conn_or_connstr, |conn, name, interrupted| {
@@ -201,6 +203,7 @@ pub(crate) fn remote_status(name: Option<&str>, fail_on_error: bool, err: Error)
 /// assert_eq!(res.get(0, 1), Some("t"));
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the result holds the rows, or the remote error when fail_on_error is false"]
 pub fn dblink_params(
     conn_or_connstr: Option<&str>,
     sql: &str,

@@ -140,6 +140,7 @@ fn wait(names: &[&str], timeout: Option<Duration>, all: bool) -> Result<Option<V
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the indexes say which connections are ready (empty: timed out)"]
 pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>> {
     Ok(wait(names, timeout, false)?.unwrap_or_default())
 }
@@ -162,6 +163,7 @@ pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>>
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
     Ok(wait(names, timeout, true)?.is_some())
 }
@@ -196,6 +198,7 @@ pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
 /// let res = pgdblink::get_result(Some("a"), true)?; // ready: does not block
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the descriptor is the answer"]
 pub fn socket(name: Option<&str>) -> Result<c_int> {
     let entry = crate::registry::lookup(name)?;
     let session = entry.lock();
@@ -222,6 +225,7 @@ pub fn socket(name: Option<&str>) -> Result<c_int> {
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+#[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn consume_input(name: Option<&str>) -> Result<bool> {
     with_conn(name, |conn, _| Ok(conn.consume_input()))
 }
