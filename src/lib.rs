@@ -11,6 +11,22 @@
 //! outcomes value by value. The same functions are exported to C (see
 //! [C API](#c-api)).
 //!
+//! For Rust code, [`Connection`] is the idiomatic way in: a handle opened
+//! under a name (C and the named functions see it too), resolved once, with
+//! a method per dblink function, refused sends as errors, and results read
+//! as borrowed [`Row`]s with typed values:
+//!
+//! ```rust,no_run
+//! let conn = pgdblink::Connection::open("a", "host=localhost dbname=postgres")?;
+//! let res = conn.query("select 42 as answer", true)?;
+//! let answer: Option<i32> = res.row(0).map(|r| r.parse("answer")).transpose()?.flatten();
+//! assert_eq!(answer, Some(42));
+//! conn.disconnect()?;
+//! # Ok::<(), pgdblink::Error>(())
+//! ```
+//!
+//! The named functions are the dblink-exact API:
+//!
 //! ```rust,no_run
 //! use pgdblink::{Status, connect, disconnect, get_result, send_query};
 //!
@@ -202,19 +218,23 @@ mod error;
 #[cfg(feature = "capi")]
 #[allow(unsafe_code)]
 pub mod ffi;
+mod handle;
 mod notice;
 #[allow(unsafe_code)]
 mod pq;
 mod registry;
 mod result;
+mod row;
 
 pub use api::*;
 pub use error::{Error, Result, sqlstate};
+pub use handle::Connection;
 pub use notice::{
     NoticeHandler, ServerMessageHandler, set_notice_handler, set_server_message_handler,
     set_server_notice_handler,
 };
 pub use result::{DblinkResult, Notification, Status};
+pub use row::{ColumnIndex, Row};
 
 /// The version of the libpq linked in, in PostgreSQL's format: major ×
 /// 10000 + minor (e.g. 180006 for 18.6, 170004 for 17.4). The bundled

@@ -468,6 +468,22 @@ pub(crate) fn remove_entry(name: Option<&str>, entry: &Arc<Entry>) {
     entry.close();
 }
 
+/// Unregisters and closes `entry` if it is still the one registered under
+/// `name` (a handle's disconnect); 08003 when it is not.
+pub(crate) fn remove_this(name: &str, entry: &Arc<Entry>) -> Result<()> {
+    let k = key(name)?;
+    let removed = {
+        let mut map = REGISTRY.named.write();
+        match map.get(k) {
+            Some(e) if Arc::ptr_eq(e, entry) => map.remove(k),
+            _ => None,
+        }
+    };
+    let removed = removed.ok_or_else(|| Error::conn_not_available(Some(name)))?;
+    removed.close();
+    Ok(())
+}
+
 /// Unregisters and closes every connection, named and unnamed. Each close
 /// wakes the call in progress on its connection, if any, so none waits long.
 pub(crate) fn remove_all() {

@@ -94,6 +94,8 @@ impl Body {
 /// `dblink_result_getisnull` 1). Owned by the caller and independent of the
 /// connection: it stays valid after further calls, `disconnect` included.
 /// In C it is the opaque `dblink_result`, freed with `dblink_result_free`.
+/// `Send + Sync`: a result may be moved to, and read from, any thread.
+/// [`DblinkResult::iter`] borrows its rows ([`crate::Row`]) without copying.
 ///
 /// In Rust:
 ///
@@ -141,6 +143,8 @@ pub struct DblinkResult {
 /// }
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
+///
+/// `Send + Sync` (owned strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// The channel name.

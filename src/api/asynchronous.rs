@@ -6,9 +6,9 @@ use std::time::Duration;
 use crate::error::{Error, Result, sqlstate};
 use crate::notice;
 use crate::pq::{Deadline, Fetched, ResultKind};
-use crate::registry;
 use crate::result::{DblinkResult, Notification};
 
+use super::Who;
 use super::{
     DEFAULT_CANCEL_TIMEOUT, c_params, c_string, chomp, copy_refused, send_on, timed_out,
     with_c_str, with_conn, with_session, with_session_until,
@@ -36,10 +36,14 @@ use super::{
 /// ```
 #[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
+    Ok(report_send(name, send_query_as(Who::Name(name), sql)?))
+}
+
+pub(crate) fn send_query_as(who: Who<'_>, sql: &str) -> Result<Sent> {
     let sent = with_c_str(sql, "sql", |sql| {
-        with_session(name, |s, ctx| send_on(s, ctx, |conn| conn.send_query(sql)))
+        with_session(who, |s, ctx| send_on(s, ctx, |conn| conn.send_query(sql)))
     })?;
-    Ok(report_send(name, sent))
+    Ok(sent)
 }
 
 /// Like [`send_query`], with `$1`, `$2`, ... bound to `params` as text
@@ -64,13 +68,24 @@ pub fn send_query(name: Option<&str>, sql: &str) -> Result<bool> {
 /// ```
 #[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>]) -> Result<bool> {
+    Ok(report_send(
+        name,
+        send_query_params_as(Who::Name(name), sql, params)?,
+    ))
+}
+
+pub(crate) fn send_query_params_as(
+    who: Who<'_>,
+    sql: &str,
+    params: &[Option<&str>],
+) -> Result<Sent> {
     let sql = c_string(sql, "sql")?;
     let owned = c_params(params)?;
     let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
-    let sent = with_session(name, |s, ctx| {
+    let sent = with_session(who, |s, ctx| {
         send_on(s, ctx, |conn| conn.send_query_params(&sql, &refs))
     })?;
-    Ok(report_send(name, sent))
+    Ok(sent)
 }
 
 /// Like [`send_query`], but the results stream: each [`get_result`] hands
@@ -99,10 +114,17 @@ pub fn send_query_params(name: Option<&str>, sql: &str, params: &[Option<&str>])
 /// ```
 #[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn send_query_chunked(name: Option<&str>, sql: &str, max_rows: usize) -> Result<bool> {
+    Ok(report_send(
+        name,
+        send_query_chunked_as(Who::Name(name), sql, max_rows)?,
+    ))
+}
+
+pub(crate) fn send_query_chunked_as(who: Who<'_>, sql: &str, max_rows: usize) -> Result<Sent> {
     let sql = c_string(sql, "sql")?;
     let chunk = std::os::raw::c_int::try_from(max_rows.max(1)).unwrap_or(std::os::raw::c_int::MAX);
     let mut streaming = Ok(());
-    let sent = with_session(name, |s, ctx| {
+    let sent = with_session(who, |s, ctx| {
         send_on(s, ctx, |conn| {
             if !conn.send_query(&sql) {
                 return false;
@@ -120,7 +142,7 @@ pub fn send_query_chunked(name: Option<&str>, sql: &str, max_rows: usize) -> Res
         })
     })?;
     streaming?;
-    Ok(report_send(name, sent))
+    Ok(sent)
 }
 
 #[cfg(not(pgdblink_libpq_pre17))]
@@ -133,8 +155,11 @@ fn set_streaming(conn: &mut crate::pq::Conn, _chunk: std::os::raw::c_int) -> boo
     conn.set_single_row_mode()
 }
 
+/// A send's outcome: `Err` holds libpq's reason when it was not sent.
+pub(crate) type Sent = std::result::Result<(), String>;
+
 /// Turns a send's outcome into dblink's 1/0, raising its NOTICE on 0.
-fn report_send(name: Option<&str>, sent: std::result::Result<(), String>) -> bool {
+fn report_send(name: Option<&str>, sent: Sent) -> bool {
     match sent {
         Ok(()) => true,
         Err(msg) => {
@@ -163,7 +188,11 @@ fn report_send(name: Option<&str>, sent: std::result::Result<(), String>) -> boo
 /// ```
 #[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn is_busy(name: Option<&str>) -> Result<bool> {
-    with_conn(name, |conn, _| {
+    is_busy_as(Who::Name(name))
+}
+
+pub(crate) fn is_busy_as(who: Who<'_>) -> Result<bool> {
+    with_conn(who, |conn, _| {
         conn.consume_input();
         Ok(conn.is_busy())
     })
@@ -200,7 +229,7 @@ pub fn is_busy(name: Option<&str>) -> Result<bool> {
 /// ```
 #[must_use = "the result holds the rows, or the remote error when fail_on_error is false"]
 pub fn get_result(name: Option<&str>, fail_on_error: bool) -> Result<DblinkResult> {
-    get_result_within(name, fail_on_error, None)
+    get_result_within_as(Who::Name(name), fail_on_error, None)
 }
 
 /// [`get_result`] that gives up after `timeout` with `Err` 57014 `timed out
@@ -229,17 +258,18 @@ pub fn get_result_timeout(
     fail_on_error: bool,
     timeout: Duration,
 ) -> Result<DblinkResult> {
-    get_result_within(name, fail_on_error, Some(timeout))
+    get_result_within_as(Who::Name(name), fail_on_error, Some(timeout))
 }
 
-fn get_result_within(
-    name: Option<&str>,
+pub(crate) fn get_result_within_as(
+    who: Who<'_>,
     fail_on_error: bool,
     timeout: Option<Duration>,
 ) -> Result<DblinkResult> {
+    let name = who.name();
     let deadline: Deadline = crate::pq::deadline_after(timeout);
     let late = || timed_out("waiting for a result", timeout);
-    let outcome = with_session_until(name, deadline, late, |s, ctx| {
+    let outcome = with_session_until(who, deadline, late, |s, ctx| {
         let conn = s
             .conn
             .as_mut()
@@ -327,8 +357,13 @@ pub fn cancel_query(name: Option<&str>) -> Result<String> {
 /// ```
 #[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<String> {
+    cancel_query_timeout_as(Who::Name(name), timeout)
+}
+
+pub(crate) fn cancel_query_timeout_as(who: Who<'_>, timeout: Duration) -> Result<String> {
+    let name = who.name();
     let deadline = crate::pq::deadline_after(Some(timeout));
-    let entry = registry::lookup(name)?;
+    let entry = who.entry()?;
     if entry.is_connecting() {
         return Err(super::still_connecting(name));
     }
@@ -375,7 +410,11 @@ pub fn cancel_query_timeout(name: Option<&str>, timeout: Duration) -> Result<Str
 /// ```
 #[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn error_message(name: Option<&str>) -> Result<String> {
-    with_conn(name, |conn, _| {
+    error_message_as(Who::Name(name))
+}
+
+pub(crate) fn error_message_as(who: Who<'_>) -> Result<String> {
+    with_conn(who, |conn, _| {
         let msg = chomp(conn.error_message());
         Ok(if msg.is_empty() { "OK".to_owned() } else { msg })
     })
@@ -398,7 +437,12 @@ pub fn error_message(name: Option<&str>) -> Result<String> {
 /// ```
 #[must_use = "the notifications are drained: unread ones are lost"]
 pub fn get_notify(name: Option<&str>) -> Result<Vec<Notification>> {
-    let drained = with_conn(name, |conn, _| {
+    get_notify_as(Who::Name(name))
+}
+
+pub(crate) fn get_notify_as(who: Who<'_>) -> Result<Vec<Notification>> {
+    let name = who.name();
+    let drained = with_conn(who, |conn, _| {
         conn.consume_input();
         Ok(std::iter::from_fn(|| conn.notifies()).collect::<Vec<_>>())
     });

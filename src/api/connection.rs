@@ -11,7 +11,7 @@ use crate::pq::{
 };
 use crate::registry::{self, Entry};
 
-use super::{c_string, chomp};
+use super::{Who, c_string, chomp};
 
 /// A connection string made ready to connect with: parsed, its
 /// client_encoding checked and set to UTF8 (sent in the startup packet, so
@@ -402,8 +402,34 @@ pub fn connect_all(targets: &[(&str, &str)], timeout: Option<Duration>) -> Vec<R
 
 /// Registers an open connection under `name`, closing a replaced unnamed one.
 fn register(name: Option<&str>, conn: Conn) -> Result<()> {
+    register_entry(name, conn).map(drop)
+}
+
+/// [`register`], handing back the registered entry (for a handle).
+fn register_entry(name: Option<&str>, conn: Conn) -> Result<std::sync::Arc<Entry>> {
     warn_truncation(name);
-    registry::insert(name, Entry::new(conn))
+    let entry = Entry::new(conn);
+    registry::insert(name, std::sync::Arc::clone(&entry))?;
+    Ok(entry)
+}
+
+/// Opens and registers a connection under `name` (as [`connect`], or
+/// [`connect_timeout`] with a timeout), returning its entry.
+pub(crate) fn open_entry(
+    name: &str,
+    connstr: &str,
+    timeout: Option<Duration>,
+) -> Result<std::sync::Arc<Entry>> {
+    let conn = match timeout {
+        None => open_conn(connstr)?,
+        Some(t) => open_all(&[connstr], Some(t)).pop().unwrap_or_else(|| {
+            Err(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                "no connection attempt",
+            ))
+        })?,
+    };
+    register_entry(Some(name), conn)
 }
 
 /// dblink's NOTICE 42622 for a connection name longer than 63 bytes.
@@ -435,7 +461,12 @@ fn warn_truncation(name: Option<&str>) {
 /// # Ok::<(), pgdblink::Error>(())
 /// ```
 pub fn reset(name: Option<&str>) -> Result<()> {
-    let entry = registry::lookup(name)?;
+    reset_as(Who::Name(name))
+}
+
+pub(crate) fn reset_as(who: Who<'_>) -> Result<()> {
+    let name = who.name();
+    let entry = who.entry()?;
     if entry.is_connecting() {
         return Err(super::still_connecting(name));
     }

@@ -6,6 +6,7 @@ use crate::pq::{Last, ResultKind, TxStatus};
 use crate::registry::Session;
 use crate::result::DblinkResult;
 
+use super::Who;
 use super::asynchronous::remote_outcome;
 use super::sync::remote_status;
 use super::{c_string, chomp, with_session};
@@ -62,8 +63,18 @@ pub fn open(
     sql: &str,
     fail_on_error: bool,
 ) -> Result<String> {
+    open_as(Who::Name(name), cursorname, sql, fail_on_error)
+}
+
+pub(crate) fn open_as(
+    who: Who<'_>,
+    cursorname: &str,
+    sql: &str,
+    fail_on_error: bool,
+) -> Result<String> {
+    let name = who.name();
     let declare = c_string(&format!("DECLARE {cursorname} CURSOR FOR {sql}"), "sql")?;
-    with_session(name, |s, ctx| {
+    with_session(who, |s, ctx| {
         let conn = conn_of(s, name)?;
         if conn.transaction_status() == TxStatus::Idle {
             let begun = conn
@@ -118,8 +129,18 @@ pub fn fetch(
     howmany: i32,
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
+    fetch_as(Who::Name(name), cursorname, howmany, fail_on_error)
+}
+
+pub(crate) fn fetch_as(
+    who: Who<'_>,
+    cursorname: &str,
+    howmany: i32,
+    fail_on_error: bool,
+) -> Result<DblinkResult> {
+    let name = who.name();
     let sql = c_string(&format!("FETCH {howmany} FROM {cursorname}"), "cursorname")?;
-    let outcome = with_session(name, |s, ctx| {
+    let outcome = with_session(who, |s, ctx| {
         let conn = conn_of(s, name)?;
         let res = conn
             .exec_last(&sql, &|| ctx.interrupted())
@@ -171,8 +192,13 @@ pub fn fetch(
 /// ```
 #[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn close(name: Option<&str>, cursorname: &str, fail_on_error: bool) -> Result<String> {
+    close_as(Who::Name(name), cursorname, fail_on_error)
+}
+
+pub(crate) fn close_as(who: Who<'_>, cursorname: &str, fail_on_error: bool) -> Result<String> {
+    let name = who.name();
     let sql = c_string(&format!("CLOSE {cursorname}"), "cursorname")?;
-    with_session(name, |s, ctx| {
+    with_session(who, |s, ctx| {
         let conn = conn_of(s, name)?;
         let res = conn
             .exec_last(&sql, &|| ctx.interrupted())

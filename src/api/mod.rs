@@ -16,6 +16,7 @@ pub use sync::*;
 pub use wait::*;
 
 use std::ffi::{CStr, CString};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result, sqlstate};
@@ -74,6 +75,40 @@ pub(crate) fn chomp(mut s: String) -> String {
     s
 }
 
+/// Which connection a call is for: a name to look up in the registry, or a
+/// [`crate::Connection`] handle's entry, resolved once when it was made.
+#[derive(Clone, Copy)]
+pub(crate) enum Who<'a> {
+    /// A name (`None`: the unnamed connection).
+    Name(Option<&'a str>),
+    /// A handle's connection and the name it was opened under.
+    Handle(&'a Arc<Entry>, &'a str),
+}
+
+impl<'a> Who<'a> {
+    /// The name, for messages and notices.
+    pub(crate) fn name(self) -> Option<&'a str> {
+        match self {
+            Who::Name(n) => n,
+            Who::Handle(_, n) => Some(n),
+        }
+    }
+
+    /// The registry entry (08003 for an unknown name).
+    pub(crate) fn entry(self) -> Result<Arc<Entry>> {
+        match self {
+            Who::Name(n) => registry::lookup(n),
+            Who::Handle(e, _) => Ok(Arc::clone(e)),
+        }
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Who<'a> {
+    fn from(name: Option<&'a str>) -> Who<'a> {
+        Who::Name(name)
+    }
+}
+
 /// What a call holding a connection's session knows about it: whether
 /// another thread closed or reset it meanwhile (see `registry`'s docs on
 /// waking waiters).
@@ -106,32 +141,42 @@ impl Ctx<'_> {
 }
 
 /// Runs `f` on the session of the connection `name`, holding its lock.
-pub(crate) fn with_session<T>(
-    name: Option<&str>,
+pub(crate) fn with_session<'a, T>(
+    who: impl Into<Who<'a>>,
     f: impl FnOnce(&mut Session, &Ctx) -> Result<T>,
 ) -> Result<T> {
-    with_session_until(name, None, || timed_out("", None), f)
+    with_session_until(who, None, || timed_out("", None), f)
 }
 
 /// [`with_session`] that waits for the connection's lock only until
 /// `deadline`, failing with `on_timeout()` past it.
-pub(crate) fn with_session_until<T>(
-    name: Option<&str>,
+pub(crate) fn with_session_until<'a, T>(
+    who: impl Into<Who<'a>>,
     deadline: Deadline,
     on_timeout: impl FnOnce() -> Error,
     f: impl FnOnce(&mut Session, &Ctx) -> Result<T>,
 ) -> Result<T> {
-    let entry = registry::lookup(name)?;
-    let Some(mut session) = lock_session(&entry, name, deadline)? else {
+    let who = who.into();
+    let name = who.name();
+    // A handle's entry is borrowed; a name's is looked up once.
+    let looked_up;
+    let entry: &Entry = match who {
+        Who::Handle(e, _) => e,
+        Who::Name(n) => {
+            looked_up = registry::lookup(n)?;
+            &looked_up
+        }
+    };
+    let Some(mut session) = lock_session(entry, name, deadline)? else {
         return Err(on_timeout());
     };
     let ctx = Ctx {
-        entry: &entry,
+        entry,
         epoch: entry.epoch(),
         name,
     };
     let outcome = f(&mut session, &ctx);
-    release(&entry, name, session);
+    release(entry, name, session);
     outcome
 }
 
@@ -183,13 +228,14 @@ pub(crate) fn release(entry: &Entry, name: Option<&str>, mut session: MutexGuard
 }
 
 /// Runs `f` on the `PGconn` of the connection `name`, holding its lock.
-pub(crate) fn with_conn<T>(
-    name: Option<&str>,
+pub(crate) fn with_conn<'a, T>(
+    who: impl Into<Who<'a>>,
     f: impl FnOnce(&mut Conn, &Ctx) -> Result<T>,
 ) -> Result<T> {
-    with_session(name, |s, ctx| match s.conn.as_mut() {
+    let who = who.into();
+    with_session(who, |s, ctx| match s.conn.as_mut() {
         Some(conn) => f(conn, ctx),
-        None => Err(Error::conn_not_available(name)),
+        None => Err(Error::conn_not_available(who.name())),
     })
 }
 

@@ -5,6 +5,7 @@ use crate::pq::{Conn, Fetched, Last, PgResult, ResultKind, Stop};
 use crate::registry;
 use crate::result::DblinkResult;
 
+use super::Who;
 use super::asynchronous::remote_outcome;
 use super::connection::open_conn;
 use super::{c_params, c_string, chomp, copy_refused, with_conn};
@@ -15,9 +16,18 @@ use super::{c_params, c_string, chomp, copy_refused, with_conn};
 /// closed afterwards. `f` gets the name for dblink's context lines (`None`
 /// for the unnamed and temporary connections).
 fn with_target<T>(
-    target: Option<&str>,
+    target: Who<'_>,
     f: impl FnOnce(&mut Conn, Option<&str>, &dyn Fn() -> bool) -> std::result::Result<Result<T>, Stop>,
 ) -> Result<T> {
+    let target = match target {
+        Who::Handle(_, name) => {
+            return with_conn(target, |c, ctx| {
+                f(c, Some(name), &|| ctx.interrupted())
+                    .map_err(|stop| ctx.interrupted_error(stop))?
+            });
+        }
+        Who::Name(target) => target,
+    };
     match target {
         Some(name) if registry::contains(name) => with_conn(Some(name), |c, ctx| {
             f(c, Some(name), &|| ctx.interrupted()).map_err(|stop| ctx.interrupted_error(stop))?
@@ -69,15 +79,19 @@ pub fn dblink(
     sql: &str,
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
+    dblink_as(Who::Name(conn_or_connstr), sql, fail_on_error)
+}
+
+pub(crate) fn dblink_as(who: Who<'_>, sql: &str, fail_on_error: bool) -> Result<DblinkResult> {
     let sql = c_string(sql, "sql")?;
-    run_query(conn_or_connstr, fail_on_error, |conn| conn.send_query(&sql))
+    run_query(who, fail_on_error, |conn| conn.send_query(&sql))
 }
 
 /// dblink's `materializeQueryResult`: sends with `send`, then collects the
 /// results. dblink keeps the rows of the most recent result set and the last
 /// result of all; the last decides what is returned.
 fn run_query(
-    target: Option<&str>,
+    target: Who<'_>,
     fail_on_error: bool,
     send: impl FnOnce(&mut Conn) -> bool,
 ) -> Result<DblinkResult> {
@@ -160,8 +174,12 @@ fn run_query(
 /// ```
 #[must_use = "the text is the answer (e.g. 'ERROR', or why a cancel failed)"]
 pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Result<String> {
+    exec_as(Who::Name(conn_or_connstr), sql, fail_on_error)
+}
+
+pub(crate) fn exec_as(who: Who<'_>, sql: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(sql, "sql")?;
-    with_target(conn_or_connstr, |conn, name, interrupted| {
+    with_target(who, |conn, name, interrupted| {
         let res = conn.exec_last(&sql, interrupted)?;
         Ok(match res.result().map(|r| r.kind()) {
             Some(ResultKind::Command) => {
@@ -210,10 +228,19 @@ pub fn dblink_params(
     params: &[Option<&str>],
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
+    dblink_params_as(Who::Name(conn_or_connstr), sql, params, fail_on_error)
+}
+
+pub(crate) fn dblink_params_as(
+    who: Who<'_>,
+    sql: &str,
+    params: &[Option<&str>],
+    fail_on_error: bool,
+) -> Result<DblinkResult> {
     let sql = c_string(sql, "sql")?;
     let owned = c_params(params)?;
     let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
-    run_query(conn_or_connstr, fail_on_error, |conn| {
+    run_query(who, fail_on_error, |conn| {
         conn.send_query_params(&sql, &refs)
     })
 }

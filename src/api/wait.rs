@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::pq::{Deadline, Interest, deadline_after, wait_sockets};
-use crate::registry::{self, Entry};
+use crate::registry::Entry;
 
+use super::Who;
 use super::{lock_session, release, with_conn};
 
 /// Whether one connection has a result ready (`get_result` would not
@@ -39,14 +40,16 @@ fn probe(entry: &Entry, name: &str, deadline: Deadline, consume: bool) -> Result
 /// session lock held), and input is read only from the sockets it reported
 /// readable: gathering N results costs O(N) reads overall, plus one poll per
 /// wake-up.
-fn wait(names: &[&str], timeout: Option<Duration>, all: bool) -> Result<Option<Vec<usize>>> {
+pub(crate) fn wait_as(
+    whos: &[Who<'_>],
+    timeout: Option<Duration>,
+    all: bool,
+) -> Result<Option<Vec<usize>>> {
     let deadline = deadline_after(timeout);
-    let entries = names
-        .iter()
-        .map(|n| registry::lookup(Some(n)))
-        .collect::<Result<Vec<_>>>()?;
+    let entries = whos.iter().map(|w| w.entry()).collect::<Result<Vec<_>>>()?;
+    let names: Vec<&str> = whos.iter().map(|w| w.name().unwrap_or_default()).collect();
     // What is known without any lock is said before waiting for one.
-    for (entry, name) in entries.iter().zip(names) {
+    for (entry, &name) in entries.iter().zip(&names) {
         if entry.is_closed() {
             return Err(crate::Error::conn_not_available(Some(name)));
         }
@@ -142,7 +145,11 @@ fn wait(names: &[&str], timeout: Option<Duration>, all: bool) -> Result<Option<V
 /// ```
 #[must_use = "the indexes say which connections are ready (empty: timed out)"]
 pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>> {
-    Ok(wait(names, timeout, false)?.unwrap_or_default())
+    Ok(wait_as(&by_name(names), timeout, false)?.unwrap_or_default())
+}
+
+fn by_name<'a>(names: &[&'a str]) -> Vec<Who<'a>> {
+    names.iter().map(|&n| Who::Name(Some(n))).collect()
 }
 
 /// Waits until every named connection has a result ready; `true` then (and
@@ -165,7 +172,7 @@ pub fn wait_any(names: &[&str], timeout: Option<Duration>) -> Result<Vec<usize>>
 /// ```
 #[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
-    Ok(wait(names, timeout, true)?.is_some())
+    Ok(wait_as(&by_name(names), timeout, true)?.is_some())
 }
 
 /// `PQsocket` of the connection, for a host's own epoll/select/libuv loop:
@@ -200,7 +207,12 @@ pub fn wait_all(names: &[&str], timeout: Option<Duration>) -> Result<bool> {
 /// ```
 #[must_use = "the descriptor is the answer"]
 pub fn socket(name: Option<&str>) -> Result<c_int> {
-    let entry = crate::registry::lookup(name)?;
+    socket_as(Who::Name(name))
+}
+
+pub(crate) fn socket_as(who: Who<'_>) -> Result<c_int> {
+    let name = who.name();
+    let entry = who.entry()?;
     let session = entry.lock();
     let conn = session
         .conn
@@ -227,5 +239,9 @@ pub fn socket(name: Option<&str>) -> Result<c_int> {
 /// ```
 #[must_use = "the answer (e.g. 0: the query was not sent) is in the bool"]
 pub fn consume_input(name: Option<&str>) -> Result<bool> {
-    with_conn(name, |conn, _| Ok(conn.consume_input()))
+    consume_input_as(Who::Name(name))
+}
+
+pub(crate) fn consume_input_as(who: Who<'_>) -> Result<bool> {
+    with_conn(who, |conn, _| Ok(conn.consume_input()))
 }
