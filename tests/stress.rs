@@ -76,7 +76,7 @@
 //!   before may still get it). `dblink`, `dblink_params` and `fetch` return
 //!   exactly their own rows. A send that returned false comes with the
 //!   NOTICE `could not send query: ... another command is already in
-//!   progress`, under 200 bytes, as `error_message` is. A remote error with
+//!   progress`, under 1 KiB, as `error_message` is. A remote error with
 //!   `fail_on_error` false comes with exactly one NOTICE, that error.
 //! * No connection breaks (except across a `reset`); at the end, after
 //!   disconnecting the 8 names, `get_connections` lists none of them and no
@@ -113,7 +113,7 @@ const DISCONNECT_BOUND: Duration = Duration::from_secs(2);
 /// disconnect_all at most this often (it orphans every name's results).
 const DISCONNECT_ALL_EVERY: Duration = Duration::from_secs(1);
 /// error_message and the NOTICE of a refused send stay under this.
-const MESSAGE_BOUND: usize = 200;
+const MESSAGE_BOUND: usize = 1024;
 /// Runs at least this long must have called every public function.
 const COVERAGE_AFTER: Duration = Duration::from_secs(5);
 /// libpq's reason for refusing a send while a query is unfinished.
@@ -1741,7 +1741,7 @@ impl<'a> Worker<'a> {
                     );
                 } else if notices[0].1.message.len() >= MESSAGE_BOUND {
                     self.fail(
-                        "the NOTICE of a refused send is not bounded (the model: under 200 bytes)",
+                        "the NOTICE of a refused send is not bounded (the model: under 1 KiB)",
                         format!(
                             "{f}({}): a {}-byte NOTICE: {:?}",
                             slot.name,
@@ -2009,7 +2009,7 @@ impl<'a> Worker<'a> {
                 }
                 if text.len() >= MESSAGE_BOUND {
                     self.fail(
-                        "error_message is not bounded (the model: under 200 bytes)",
+                        "error_message is not bounded (the model: under 1 KiB)",
                         format!(
                             "error_message({}): {} bytes: {text:?}",
                             slot.name,

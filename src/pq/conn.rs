@@ -37,10 +37,14 @@ pub(crate) enum Fetched {
     Done,
 }
 
-/// How many refused sends in a row (each adds `another command is already
-/// in progress` to libpq's message, as dblink shows it) libpq is asked
-/// about; later ones leave the message as it is, so it stays bounded.
-const MAX_REFUSAL_LINES: u32 = 3;
+/// How many refused sends of one query's cycle (each adds `another command
+/// is already in progress` to libpq's message, as dblink shows it) libpq is
+/// asked about; later ones leave the message as it is, so it stays bounded
+/// (by these lines plus the errors of the query's own statements).
+const MAX_REFUSAL_LINES: u32 = 8;
+
+/// libpq's line for a send refused while a query is in progress.
+const REFUSAL: &str = "another command is already in progress\n";
 
 /// The text a COPY aborted by pgdblink reports to the server.
 const COPY_ABORT: &std::ffi::CStr = c"COPY is not supported here";
@@ -51,12 +55,14 @@ pub(crate) struct Conn {
     /// The process (fork generation) that opened it: in another process
     /// the connection is never used, and closing it sends nothing.
     process: u64,
-    /// libpq's error-message length right after a send it refused (the
-    /// previous query unfinished), and how many such refusals in a row
-    /// built it: past [`MAX_REFUSAL_LINES`], a send refused again with
-    /// nothing new said is answered from here, since libpq appends the same
-    /// line to its message on every refusal.
-    refused_at: Option<(usize, u32)>,
+    /// Sends libpq refused since the last one it accepted, because a query
+    /// was still in progress: past [`MAX_REFUSAL_LINES`], such a send is
+    /// answered here, since libpq appends the same line to its message on
+    /// every refusal.
+    refusals: u32,
+    /// libpq's message length when the last refusal was answered here
+    /// (while it stays so, [`Conn::error_message`] ends with the refusal).
+    capped_at: Option<usize>,
     /// How long a reconnect ([`Conn::reset_start`]) may take: the bound
     /// its connection string's connect_timeout set (`None`: none).
     pub(crate) reconnect_bound: Option<std::time::Duration>,
@@ -127,7 +133,8 @@ impl Conn {
             raw,
             process: super::process::generation(),
             reconnect_bound: None,
-            refused_at: None,
+            refusals: 0,
+            capped_at: None,
             notices: Box::new(Mutex::new(Vec::new())),
         })?;
         conn.receive_notices();
@@ -238,22 +245,17 @@ impl Conn {
     }
 
     /// `PQerrorMessage`, as libpq has it (trailing newline included).
+    /// After a refusal answered by pgdblink itself (see [`Conn::sending`]),
+    /// the message ends with that refusal, as libpq's would, while libpq's
+    /// own text stays as it was.
     pub(crate) fn error_message(&self) -> String {
         // SAFETY: `self.raw` is live; PQerrorMessage returns a string owned by
         // the PGconn, copied out before `self` can change.
-        unsafe { owned_text(pq_sys::PQerrorMessage(self.ptr())) }.unwrap_or_default()
-    }
-
-    /// The length of `PQerrorMessage`, without copying it.
-    pub(crate) fn error_message_len(&self) -> usize {
-        // SAFETY: `self.raw` is live; the string is owned by the PGconn and
-        // only measured.
-        let p = unsafe { pq_sys::PQerrorMessage(self.ptr()) };
-        if p.is_null() {
-            return 0;
+        let mut msg = unsafe { owned_text(pq_sys::PQerrorMessage(self.ptr())) }.unwrap_or_default();
+        if self.capped_at == Some(msg.len()) && !msg.ends_with(REFUSAL) {
+            msg.push_str(REFUSAL);
         }
-        // SAFETY: non-NULL: a NUL-terminated string owned by the PGconn.
-        unsafe { CStr::from_ptr(p) }.to_bytes().len()
+        msg
     }
 
     /// Replaces libpq's default notice processor, which prints the server's
@@ -288,20 +290,24 @@ impl Conn {
         })
     }
 
-    /// Runs one libpq send, unless it would be refused again exactly as the
-    /// last one was (a query still in progress, and nothing said since):
-    /// then it answers false itself, so libpq's message stays as it was
-    /// instead of growing by a line per refusal.
+    /// Runs one libpq send, unless it would be refused once more while the
+    /// same query is in progress, [`MAX_REFUSAL_LINES`] refusals later: then
+    /// it answers false itself, so libpq's message stays as it was instead
+    /// of growing by a line per refusal.
     fn sending(&mut self, send: impl FnOnce(&mut Conn) -> bool) -> bool {
-        let again = self.refused_at.filter(|&(len, _)| {
-            self.transaction_status() == TxStatus::Active && self.error_message_len() == len
-        });
-        if again.is_some_and(|(_, n)| n >= MAX_REFUSAL_LINES) {
+        let busy = self.transaction_status() == TxStatus::Active;
+        if busy && self.refusals >= MAX_REFUSAL_LINES {
+            self.capped_at = None;
+            self.capped_at = Some(self.error_message().len());
             return false;
         }
+        self.capped_at = None;
         let sent = send(self);
-        let refusals = again.map_or(1, |(_, n)| n + 1);
-        self.refused_at = (!sent).then(|| (self.error_message_len(), refusals));
+        if sent {
+            self.refusals = 0;
+        } else if busy {
+            self.refusals += 1;
+        }
         sent
     }
 
