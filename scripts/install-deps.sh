@@ -14,6 +14,9 @@ ls /usr/share/postgresql/*/extension/dblink.control >/dev/null 2>&1 || missing+=
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# tests/c_abi.rs runs examples/python/fanout.py and compiles the header as C++.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
 # --with-libpq-dev: also the system libpq's headers (only for the
 # system-libpq build mode; the default bundled build does not need them).
 # --bench: also strace (scripts/bench.sh: the fanout_n workload counts the

@@ -171,6 +171,8 @@
 //! | dblink_get_result | [`get_result`] | [`dblink_get_result`](ffi::dblink_get_result) |
 //! | dblink_cancel_query | [`cancel_query`] | [`dblink_cancel_query`](ffi::dblink_cancel_query) |
 //! | dblink_error_message | [`error_message`] | [`dblink_error_message`](ffi::dblink_error_message) |
+//! | (the thread's last error) | `Err(Error)` | [`dblink_last`](ffi::dblink_last), [`dblink_last_error`](ffi::dblink_last_error), ... |
+//! | (versions) | `env!("CARGO_PKG_VERSION")`, [`libpq_version`] | [`dblink_version`](ffi::dblink_version), [`dblink_libpq_version`](ffi::dblink_libpq_version) |
 //! | dblink_get_notify | [`get_notify`] | [`dblink_get_notify`](ffi::dblink_get_notify) |
 //! | dblink | [`dblink`] | [`dblink`](ffi::dblink) |
 //! | dblink_exec | [`exec`] | [`dblink_exec`](ffi::dblink_exec) |

@@ -115,8 +115,13 @@ fn cc() -> Command {
     cmd
 }
 
-/// Compiles `tests/c/<name>.c` into a fresh binary and returns its path.
-fn compile(name: &str) -> PathBuf {
+/// The flags every C test program is compiled with, after its language
+/// standard.
+const WARNINGS: [&str; 3] = ["-Wall", "-Wextra", "-Werror"];
+
+/// Compiles `tests/c/<name>.c` (C11, or the standard flags `std` give) into a
+/// fresh binary and returns its path.
+fn compile(name: &str, std: &[&str]) -> PathBuf {
     let root = manifest_dir();
     let lib = lib_dir();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c_abi");
@@ -125,7 +130,13 @@ fn compile(name: &str) -> PathBuf {
     let src = root.join("tests/c").join(format!("{name}.c"));
     let out = cc()
         .current_dir(&root)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .args(if std.is_empty() {
+            &["-std=c11"][..]
+        } else {
+            std
+        })
+        .args(WARNINGS)
+        .args(["-g", "-I"])
         .arg(root.join("include"))
         .arg("-o")
         .arg(&exe)
@@ -149,9 +160,14 @@ fn compile(name: &str) -> PathBuf {
 /// Compiles `tests/c/<name>.c`, runs it under valgrind against the test
 /// server and asserts a clean exit.
 fn run_c_program(name: &str) {
+    run_c_program_as(name, &[]);
+}
+
+/// [`run_c_program`] with the language standard flags `std` (C11 when empty).
+fn run_c_program_as(name: &str, std: &[&str]) {
     require_valgrind();
     let server = support::shared();
-    let exe = compile(name);
+    let exe = compile(name, std);
     let root = manifest_dir();
     let mut cmd = Command::new("valgrind");
     cmd.args([
@@ -211,6 +227,183 @@ fn bad_input_from_c() {
 #[test]
 fn beyond_dblink_from_c() {
     run_c_program("beyond");
+}
+
+#[test]
+fn last_error_rules_from_c() {
+    run_c_program("last_error");
+}
+
+/// The version and SQLSTATE macros and `dblink_error`, from a program built
+/// as strict C89.
+#[test]
+fn versions_from_c89() {
+    run_c_program_as("c89", &C89);
+}
+
+/// ISO C89 with every pedantic diagnostic an error.
+const C89: [&str; 3] = ["-std=c89", "-pedantic", "-pedantic-errors"];
+
+/// The header alone, and a C89 program using it, pass `-std=c89 -pedantic
+/// -Werror -fsyntax-only`; and they compile as C++ (`$CXX`, `c++` or `g++`,
+/// when one is installed: the C tests need a C compiler only).
+#[test]
+fn the_header_compiles_as_c89_and_as_cxx() {
+    let root = manifest_dir();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c_abi");
+    std::fs::create_dir_all(&dir).expect("create the C test build directory");
+    let only = dir.join("header_only.c");
+    std::fs::write(
+        &only,
+        "#include <pgdblink.h>\nint main(void) { return 0; }\n",
+    )
+    .expect("write header_only.c");
+    let sources = [only, root.join("tests/c/c89.c")];
+    for src in &sources {
+        let out = cc()
+            .args(C89)
+            .args(WARNINGS)
+            .arg("-fsyntax-only")
+            .arg("-I")
+            .arg(root.join("include"))
+            .arg(src)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the C compiler (set CC?): {e}"));
+        assert!(
+            out.status.success(),
+            "{} is not clean ISO C89 with include/pgdblink.h\n{}",
+            src.display(),
+            show(&out)
+        );
+    }
+    let Some(cxx) = cxx() else {
+        println!("no C++ compiler (CXX, c++, g++): the C++ check is skipped");
+        return;
+    };
+    for src in &sources {
+        let out = Command::new(&cxx[0])
+            .args(&cxx[1..])
+            .args(["-x", "c++", "-std=c++98", "-pedantic-errors"])
+            .args(WARNINGS)
+            .arg("-fsyntax-only")
+            .arg("-I")
+            .arg(root.join("include"))
+            .arg(src)
+            .output()
+            .expect("run the C++ compiler");
+        assert!(
+            out.status.success(),
+            "{} does not compile as C++98 with include/pgdblink.h\n{}",
+            src.display(),
+            show(&out)
+        );
+    }
+}
+
+/// The C++ compiler and its flags: `$CXX`, else `c++` or `g++` when one
+/// runs.
+fn cxx() -> Option<Vec<String>> {
+    let runs = |c: &str| {
+        Command::new(c)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let cmd = std::env::var("CXX")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| {
+            ["c++", "g++"]
+                .into_iter()
+                .find(|c| runs(c))
+                .map(str::to_owned)
+        })?;
+    Some(cmd.split_whitespace().map(str::to_owned).collect())
+}
+
+/// `examples/python/fanout.py` (ctypes, standard library only) against the
+/// test server, with the freshly built library: every row of every
+/// connection, NULL told by getisnull, the summary; then a query whose
+/// second statement fails, whose ERROR the program reads with dblink_last()
+/// just after rebinding a variable freed the previous result (`__del__`):
+/// the free must leave the error in place.
+#[test]
+fn python_fanout_example() {
+    let root = manifest_dir();
+    let lib = lib_dir().join(format!(
+        "{}pgdblink{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let server = support::shared();
+    let run = |sql: &str| {
+        let child = Command::new("python3")
+            .arg(root.join("examples/python/fanout.py"))
+            .args(["-n", "3", "-c", &server.connstr(), sql])
+            .env("PGDBLINK_LIB", &lib)
+            .env_remove("PGDBLINK_DSN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run python3 (apt-get install python3): {e}"));
+        let out = wait_limited(child, "examples/python/fanout.py");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr, show(&out))
+    };
+
+    let sql = "select g as n, g * g as sq, nullif(g % 2, 1) as even \
+               from generate_series(1, 3) g";
+    let (code, stdout, stderr, all) = run(sql);
+    assert_eq!(code, Some(0), "fanout.py failed\n{all}");
+    assert!(stderr.is_empty(), "fanout.py wrote to stderr\n{all}");
+    let v = pgdblink::libpq_version();
+    assert!(
+        stdout.starts_with(&format!(
+            "pgdblink {}, libpq {}.{}\n",
+            env!("CARGO_PKG_VERSION"),
+            v / 10000,
+            v % 10000
+        )),
+        "{all}"
+    );
+    for i in 1..=3 {
+        for line in [
+            format!("fanout{i} row 1: n=1 sq=1 even=NULL\n"),
+            format!("fanout{i} row 2: n=2 sq=4 even=0\n"),
+            format!("fanout{i} row 3: n=3 sq=9 even=NULL\n"),
+            format!("fanout{i} done: 3 rows\n"),
+        ] {
+            assert!(stdout.contains(&line), "missing {line:?}\n{all}");
+        }
+    }
+    assert!(
+        stdout.ends_with("fanout: 3 connections, 9 rows, 0 failed\n"),
+        "{all}"
+    );
+    println!("{all}");
+
+    let (code, stdout, stderr, all) = run("select 'first' as step; select 1/0");
+    assert_eq!(code, Some(1), "a failed query is exit status 1\n{all}");
+    for i in 1..=3 {
+        let line = format!("fanout{i} row 1: step=first\n");
+        assert!(stdout.contains(&line), "missing {line:?}\n{all}");
+        let error = format!(
+            "fanout: fanout{i}: ERROR 22012: division by zero\n\
+             CONTEXT: while executing query on dblink connection named \"fanout{i}\"\n"
+        );
+        assert!(stderr.contains(&error), "missing {error:?}\n{all}");
+        let done = format!("fanout{i} done: 1 rows (failed)\n");
+        assert!(stdout.contains(&done), "missing {done:?}\n{all}");
+    }
+    assert!(
+        stdout.ends_with("fanout: 3 connections, 3 rows, 3 failed\n"),
+        "{all}"
+    );
+    println!("{all}");
 }
 
 /// Every function the header declares is called by at least one program.

@@ -8,8 +8,9 @@ use super::{bool_int, cstr, guard, result::result_out, text_out};
 use crate::api;
 use crate::result::DblinkResult;
 
-/// Returned by `dblink_wait_any` when the timeout passed first (never an
-/// index, and distinct from -1, the ERROR value).
+/// Returned by `dblink_wait_any` and `dblink_wait_ready` when `timeout_ms`
+/// passed first (never an index or a count, and distinct from -1, the ERROR
+/// value).
 pub const DBLINK_TIMED_OUT: c_int = -2;
 
 /// A C timeout in milliseconds: -1 waits forever; any other negative value

@@ -3,7 +3,7 @@
 
 use std::os::raw::{c_char, c_int};
 
-use super::{cstr, guard, ok_int};
+use super::{cstr, guard, guard_quiet, ok_int};
 use crate::api;
 
 /// `dblink_connect([connname,] connstr)`: opens a connection under
@@ -72,7 +72,8 @@ pub unsafe extern "C" fn dblink_disconnect(connname: *const c_char) -> c_int {
 }
 
 /// Closes every connection, named and unnamed. For hosts shutting down
-/// (e.g. from an atexit handler); not a dblink function. Never fails.
+/// (e.g. from an atexit handler); not a dblink function. Never fails, so
+/// never touches the thread's last error.
 ///
 /// ```c
 /// static void close_all(void) { dblink_disconnect_all(); }
@@ -80,7 +81,7 @@ pub unsafe extern "C" fn dblink_disconnect(connname: *const c_char) -> c_int {
 /// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dblink_disconnect_all() {
-    guard(|| {
+    guard_quiet(|| {
         api::disconnect_all();
         Ok(())
     })
@@ -109,7 +110,8 @@ pub extern "C" fn dblink_get_connections() -> *mut *mut c_char {
 /// Frees a `char *` returned by pgdblink (`dblink_cancel_query`,
 /// `dblink_error_message`, `dblink_exec`, `dblink_open`, `dblink_close`,
 /// ...), once. NULL is ignored. Not for the `const char *` of results and
-/// of the `dblink_last_*` functions, nor for memory from elsewhere.
+/// of the `dblink_last_*` functions, nor for memory from elsewhere. Never
+/// touches the thread's last error.
 ///
 /// # Safety
 ///
@@ -117,14 +119,14 @@ pub extern "C" fn dblink_get_connections() -> *mut *mut c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_free(s: *mut c_char) {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         cstr::free_c_string(s);
         Ok(())
     })
 }
 
 /// Frees an array returned by `dblink_get_connections`, strings included,
-/// once. NULL is ignored.
+/// once. NULL is ignored. Never touches the thread's last error.
 ///
 /// # Safety
 ///
@@ -132,7 +134,7 @@ pub unsafe extern "C" fn dblink_free(s: *mut c_char) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_free_strings(strings: *mut *mut c_char) {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         cstr::free_c_strings(strings);
         Ok(())
     })

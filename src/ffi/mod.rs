@@ -21,12 +21,28 @@
 //!   tells rows, a command's status row, the end of a query and a remote
 //!   error (fail_on_error = 0) apart; dblink's NULL is NULL.
 //! - **Errors.** Where dblink raises an ERROR, an `int` function returns -1
-//!   and a pointer function NULL, and `dblink_last_error()`,
-//!   `dblink_last_sqlstate()`, `dblink_last_detail()`, `dblink_last_hint()`
-//!   and `dblink_last_context()` describe it. They are thread-local, valid
-//!   until the thread's next pgdblink call, and a successful call clears
-//!   them. No panic crosses the boundary: an internal failure is the ERROR
-//!   `internal error: ...` (XX000).
+//!   and a pointer function NULL, and `dblink_last()` (the whole error in
+//!   one struct), or `dblink_last_error()`, `dblink_last_sqlstate()`,
+//!   `dblink_last_detail()`, `dblink_last_hint()` and
+//!   `dblink_last_context()`, describe it; compare the SQLSTATE with the
+//!   `DBLINK_SQLSTATE_*` macros of the codes pgdblink raises itself. They
+//!   are thread-local, and only a call that can fail changes them: it
+//!   records its ERROR, or clears them when it succeeds. The calls that
+//!   cannot fail never touch them, whatever their arguments (NULL
+//!   included): the frees (`dblink_free`, `dblink_free_strings`,
+//!   `dblink_result_free`), the result accessors (`dblink_result_*`), the
+//!   readers of the last error (`dblink_last*`), `dblink_version`,
+//!   `dblink_libpq_version`, `dblink_disconnect_all` and the
+//!   `dblink_set_*_handler` functions. So the last error and its strings
+//!   stay valid until the thread's next call that can fail: a result freed
+//!   in between (by a destructor, a garbage collector) does not wipe it.
+//!   A result accessor given a bad argument (a NULL result, a cell out of
+//!   range) returns its failure value (-1, NULL, DBLINK_STATUS_ERROR) and
+//!   records nothing; a result's own remote error is read with
+//!   `dblink_result_error_message` and `dblink_result_sqlstate`. No panic
+//!   crosses the boundary: an internal failure is the ERROR `internal
+//!   error: ...` (XX000), or the failure value alone in a call that cannot
+//!   fail.
 //! - **Memory.** A returned `char *` is freed with `dblink_free`, a `char **`
 //!   with `dblink_free_strings`, a `dblink_result *` with
 //!   `dblink_result_free`, each exactly once. A `const char *` is never
@@ -50,8 +66,9 @@
 //! #include <stdio.h>
 //!
 //! static int report(void) {
-//!     fprintf(stderr, "ERROR %s: %s\n", dblink_last_sqlstate(), dblink_last_error());
-//!     if (dblink_last_detail()) fprintf(stderr, "DETAIL: %s\n", dblink_last_detail());
+//!     const dblink_error *e = dblink_last();   // NULL only after a success
+//!     fprintf(stderr, "ERROR %s: %s\n", e->sqlstate, e->message);
+//!     if (e->detail) fprintf(stderr, "DETAIL: %s\n", e->detail);
 //!     return 1;
 //! }
 //!
@@ -105,7 +122,9 @@
 //! ```
 //!
 //! Internally, every entry point runs inside `guard`, which catches panics,
-//! clears the thread's last error on success and records it on failure.
+//! clears the thread's last error on success and records it on failure, or,
+//! when it cannot fail (the frees, the accessors, ...), inside
+//! `guard_quiet`, which catches panics and never touches the last error.
 
 mod asynchronous;
 mod beyond;
@@ -115,6 +134,7 @@ mod last_error;
 mod notice;
 mod result;
 mod sync;
+mod version;
 
 pub use asynchronous::*;
 pub use beyond::*;
@@ -123,6 +143,7 @@ pub use last_error::*;
 pub use notice::*;
 pub use result::*;
 pub use sync::*;
+pub use version::*;
 
 use std::os::raw::{c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -187,6 +208,19 @@ pub(crate) fn guard<T: FailureValue>(body: impl FnOnce() -> Result<T>) -> T {
             ));
             T::failure()
         }
+    }
+}
+
+/// Runs the body of an entry point that cannot fail (a free, an accessor of
+/// a result or of the last error, a setter): like [`guard`] it catches
+/// panics, but it never touches the thread's last error, so that a result
+/// freed (or read) between a failed call and the reading of its error does
+/// not wipe that error. A bad argument (an `Err`) or a panic gives the
+/// failure value alone.
+pub(crate) fn guard_quiet<T: FailureValue>(body: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(_)) | Err(_) => T::failure(),
     }
 }
 

@@ -4,7 +4,7 @@ use std::ffi::{CString, c_void};
 use std::os::raw::c_char;
 use std::sync::Arc;
 
-use super::guard;
+use super::guard_quiet;
 use crate::error::Error;
 use crate::notice::{self, NoticeHandler};
 
@@ -93,7 +93,7 @@ fn handler(callback: DblinkNoticeFn, arg: *mut c_void) -> Option<NoticeHandler> 
 /// raised the notice: it must be usable from any thread. A NULL `callback`
 /// removes the handler; off by default (the notices are then dropped). A new
 /// handler replaces the previous one. See `dblink_notice_fn` (in Rust,
-/// `DblinkNoticeFn`).
+/// `DblinkNoticeFn`). Never fails; never touches the thread's last error.
 ///
 /// # Safety
 ///
@@ -101,7 +101,7 @@ fn handler(callback: DblinkNoticeFn, arg: *mut c_void) -> Option<NoticeHandler> 
 /// - `arg` is passed to the callback as it is: it must be valid for the callback wherever and whenever it runs.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg: *mut c_void) {
-    guard(|| {
+    guard_quiet(|| {
         notice::set_notice_handler(handler(callback, arg));
         Ok(())
     })
@@ -113,7 +113,8 @@ pub unsafe extern "C" fn dblink_set_notice_handler(callback: DblinkNoticeFn, arg
 /// temporary connection). Called on the thread whose call received the
 /// notice, after that call released its locks; `arg` as for
 /// `dblink_set_notice_handler`. A NULL `callback` removes it; off by default
-/// (they are then dropped, never printed on stderr).
+/// (they are then dropped, never printed on stderr). Never fails; never
+/// touches the thread's last error.
 ///
 /// # Safety
 ///
@@ -124,7 +125,7 @@ pub unsafe extern "C" fn dblink_set_server_notice_handler(
     callback: DblinkNoticeFn,
     arg: *mut c_void,
 ) {
-    guard(|| {
+    guard_quiet(|| {
         notice::set_server_notice_handler(handler(callback, arg));
         Ok(())
     })
@@ -167,7 +168,8 @@ pub type DblinkMessageFn = Option<
 /// backend of an idle connection is terminated), which
 /// `dblink_set_server_notice_handler`'s callback does not receive. Works
 /// beside that one. A NULL `callback` removes it; off by default. `arg` as
-/// for `dblink_set_notice_handler`.
+/// for `dblink_set_notice_handler`. Never fails; never touches the thread's
+/// last error.
 ///
 /// # Safety
 ///
@@ -178,7 +180,7 @@ pub unsafe extern "C" fn dblink_set_server_message_handler(
     callback: DblinkMessageFn,
     arg: *mut c_void,
 ) {
-    guard(|| {
+    guard_quiet(|| {
         let handler = callback.map(|callback| {
             let arg = arg as usize;
             let h: notice::ServerMessageHandler =

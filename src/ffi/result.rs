@@ -1,8 +1,11 @@
-//! C accessors of `dblink_result`.
+//! C accessors of `dblink_result`. None of them can fail in a way the
+//! thread's last error would report: a bad argument (a NULL result, a cell
+//! out of range) gives the failure value (-1, NULL, DBLINK_STATUS_ERROR)
+//! and leaves the last error as it was (see `guard_quiet`).
 
 use std::os::raw::{c_char, c_int};
 
-use super::{cstr, guard};
+use super::{cstr, guard_quiet};
 use crate::error::{Error, Result, sqlstate};
 use crate::result::{DblinkResult, Status};
 
@@ -64,7 +67,8 @@ fn count(n: usize) -> Result<c_int> {
 }
 
 /// The number of rows of a result (0 for DBLINK_STATUS_DONE, 1 for
-/// DBLINK_STATUS_COMMAND); -1 on ERROR (22004 when `r` is NULL).
+/// DBLINK_STATUS_COMMAND); -1 when `r` is NULL. Never touches the thread's
+/// last error.
 ///
 /// # Safety
 ///
@@ -72,11 +76,12 @@ fn count(n: usize) -> Result<c_int> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_ntuples(r: *const DblinkResult) -> c_int {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe { count(result_ref(r)?.ntuples()) })
+    guard_quiet(|| unsafe { count(result_ref(r)?.ntuples()) })
 }
 
 /// The number of columns of a result (0 for DBLINK_STATUS_DONE, 1 for
-/// DBLINK_STATUS_COMMAND: `status`); -1 on ERROR (22004 when `r` is NULL).
+/// DBLINK_STATUS_COMMAND: `status`); -1 when `r` is NULL. Never touches the
+/// thread's last error.
 ///
 /// # Safety
 ///
@@ -84,12 +89,12 @@ pub unsafe extern "C" fn dblink_result_ntuples(r: *const DblinkResult) -> c_int 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_nfields(r: *const DblinkResult) -> c_int {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe { count(result_ref(r)?.nfields()) })
+    guard_quiet(|| unsafe { count(result_ref(r)?.nfields()) })
 }
 
-/// The name of column `col` (from 0); NULL on ERROR (22023 when out of
-/// range, 22004 when `r` is NULL). Owned by the result: valid until
-/// `dblink_result_free`; do not free it.
+/// The name of column `col` (from 0); NULL when `col` is out of range or
+/// `r` is NULL. Never touches the thread's last error. Owned by the
+/// result: valid until `dblink_result_free`; do not free it.
 ///
 /// # Safety
 ///
@@ -97,7 +102,7 @@ pub unsafe extern "C" fn dblink_result_nfields(r: *const DblinkResult) -> c_int 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int) -> *const c_char {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         let res = result_ref(r)?;
         let c = cstr::index(col, "column")?;
         res.fname_cstr(c).map(|s| s.as_ptr()).ok_or_else(|| {
@@ -112,10 +117,17 @@ pub unsafe extern "C" fn dblink_result_fname(r: *const DblinkResult, col: c_int)
     })
 }
 
-/// A cell's text (row and column from 0), or NULL for SQL NULL (then
-/// `dblink_last_error()` is NULL; or ask `dblink_result_getisnull`) and on
-/// ERROR (22023 when out of range, 22004 when `r` is NULL). Owned by the
-/// result: valid until `dblink_result_free`; do not free it.
+/// A cell's text (row and column from 0). NULL for SQL NULL, and also when
+/// the cell is out of range or `r` is NULL: `dblink_result_getisnull` tells
+/// them apart (1: SQL NULL; -1: no such cell). Never touches the thread's
+/// last error. Owned by the result: valid until `dblink_result_free`; do
+/// not free it.
+///
+/// ```c
+/// const char *v = dblink_result_getvalue(r, row, col);
+/// if (v == NULL && dblink_result_getisnull(r, row, col) == 1) v = "NULL";
+/// else if (v == NULL) { fprintf(stderr, "no cell (%d, %d)\n", row, col); return; }
+/// ```
 ///
 /// # Safety
 ///
@@ -127,7 +139,7 @@ pub unsafe extern "C" fn dblink_result_getvalue(
     col: c_int,
 ) -> *const c_char {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         let (res, row, col) = cell(r, row, col)?;
         Ok(res
             .value_cstr(row, col)
@@ -135,8 +147,8 @@ pub unsafe extern "C" fn dblink_result_getvalue(
     })
 }
 
-/// 1 when the cell is SQL NULL, 0 when not, -1 on ERROR (22023 when out of
-/// range, 22004 when `r` is NULL).
+/// 1 when the cell is SQL NULL, 0 when not, -1 when the cell is out of
+/// range or `r` is NULL. Never touches the thread's last error.
 ///
 /// # Safety
 ///
@@ -148,7 +160,7 @@ pub unsafe extern "C" fn dblink_result_getisnull(
     col: c_int,
 ) -> c_int {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         let (res, row, col) = cell(r, row, col)?;
         Ok(c_int::from(res.value_cstr(row, col).is_none()))
     })
@@ -157,8 +169,9 @@ pub unsafe extern "C" fn dblink_result_getisnull(
 /// What the result holds: rows (DBLINK_STATUS_TUPLES), a command's status
 /// row (DBLINK_STATUS_COMMAND), the end of the query (DBLINK_STATUS_DONE),
 /// or a remote error reported as an empty set (DBLINK_STATUS_ERROR, with
-/// fail_on_error = 0). DBLINK_STATUS_ERROR with an ERROR set (22004) when
-/// `r` is NULL.
+/// fail_on_error = 0). DBLINK_STATUS_ERROR when `r` is NULL (then
+/// `dblink_result_error_message` is NULL too). Never touches the thread's
+/// last error.
 ///
 /// # Safety
 ///
@@ -166,12 +179,13 @@ pub unsafe extern "C" fn dblink_result_getisnull(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe { Ok(result_ref(r)?.status()) })
+    guard_quiet(|| unsafe { Ok(result_ref(r)?.status()) })
 }
 
 /// For a DBLINK_STATUS_ERROR result: the remote error's message; NULL for
-/// other results (and on ERROR, when `r` is NULL). Owned by the result:
-/// valid until `dblink_result_free`; do not free it.
+/// other results and when `r` is NULL. Never touches the thread's last
+/// error. Owned by the result: valid until `dblink_result_free`; do not
+/// free it.
 ///
 /// # Safety
 ///
@@ -179,7 +193,7 @@ pub unsafe extern "C" fn dblink_result_status(r: *const DblinkResult) -> Status 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> *const c_char {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         Ok(result_ref(r)?
             .error_message_cstr()
             .map_or(std::ptr::null(), |s| s.as_ptr()))
@@ -187,8 +201,9 @@ pub unsafe extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> 
 }
 
 /// For a DBLINK_STATUS_ERROR result: the remote error's SQLSTATE (five
-/// characters); NULL for other results (and on ERROR, when `r` is NULL).
-/// Owned by the result: valid until `dblink_result_free`; do not free it.
+/// characters); NULL for other results and when `r` is NULL. Never touches
+/// the thread's last error. Owned by the result: valid until
+/// `dblink_result_free`; do not free it.
 ///
 /// # Safety
 ///
@@ -196,7 +211,7 @@ pub unsafe extern "C" fn dblink_result_error_message(r: *const DblinkResult) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *const c_char {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         Ok(result_ref(r)?
             .error_sqlstate_cstr()
             .map_or(std::ptr::null(), |s| s.as_ptr()))
@@ -205,7 +220,9 @@ pub unsafe extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *cons
 
 /// Frees a result returned by pgdblink (`dblink_get_result`, `dblink`,
 /// `dblink_fetch`, ...), once, with the strings its accessors returned.
-/// NULL is ignored. No other thread may be reading it.
+/// NULL is ignored. No other thread may be reading it. Never touches the
+/// thread's last error (a destructor may free a result between a failed
+/// call and the reading of its error).
 ///
 /// # Safety
 ///
@@ -213,7 +230,7 @@ pub unsafe extern "C" fn dblink_result_sqlstate(r: *const DblinkResult) -> *cons
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dblink_result_free(r: *mut DblinkResult) {
     // SAFETY: the caller keeps the contract of `# Safety` above, which is what the pointer helpers require.
-    guard(|| unsafe {
+    guard_quiet(|| unsafe {
         free_result(r);
         Ok(())
     })
