@@ -188,12 +188,15 @@ pub(crate) fn lock_session<'e>(
     name: Option<&str>,
     deadline: Deadline,
 ) -> Result<Option<MutexGuard<'e, Session>>> {
-    // Known without the lock: no need to wait for it to say so.
-    if entry.is_closed() {
-        return Err(Error::conn_not_available(name));
-    }
-    if entry.is_connecting() {
-        return Err(still_connecting(name));
+    // Known without the lock: a timed call need not wait for it to say so
+    // (an untimed one learns the same below).
+    if deadline.is_some() {
+        if entry.is_closed() {
+            return Err(Error::conn_not_available(name));
+        }
+        if entry.is_connecting() {
+            return Err(still_connecting(name));
+        }
     }
     let Some(session) = entry.lock_until(deadline) else {
         return Ok(None);
@@ -218,6 +221,9 @@ pub(crate) fn lock_session<'e>(
 /// delivers the server notices it received (no lock held).
 pub(crate) fn release(entry: &Entry, name: Option<&str>, mut session: MutexGuard<'_, Session>) {
     entry.note_socket(&session);
+    if !crate::pq::notices_captured() {
+        return; // no handler: nothing was kept
+    }
     let notices = session
         .conn
         .as_mut()

@@ -89,6 +89,12 @@ pub(crate) struct ServerNotice {
 /// Whether notice receivers keep server notices (a handler is set).
 static CAPTURE_NOTICES: AtomicBool = AtomicBool::new(false);
 
+/// Whether server notices are being kept (a handler is set).
+#[inline]
+pub(crate) fn notices_captured() -> bool {
+    CAPTURE_NOTICES.load(Ordering::Acquire)
+}
+
 /// Turns the keeping of server notices on or off for every connection.
 pub(crate) fn capture_notices(on: bool) {
     CAPTURE_NOTICES.store(on, Ordering::Release);

@@ -13,6 +13,7 @@ use std::os::raw::c_char;
 pub(crate) use cancel::Canceller;
 pub(crate) use conn::{
     Conn, Fetched, Last, PollStatus, ServerNotice, Stop, TxStatus, capture_notices,
+    notices_captured,
 };
 pub(crate) use process::generation as process_generation;
 pub(crate) use result::{PgResult, ResultKind};
