@@ -122,7 +122,50 @@ static void gather_wait_ready(const char **pending, int n, struct tally *t) {
 }
 #endif
 
+/* One "SELECT 1" round trip by name through the C ABI: send, then
+ * dblink_get_result until DBLINK_STATUS_DONE, reading every cell (as rawpq's
+ * round_trip does with PQgetvalue). Returns the cells' total length. */
+static unsigned long long c_round_trip(const char *name) {
+    if (dblink_send_query(name, "SELECT 1") != 1)
+        die("dblink_send_query");
+    unsigned long long sum = 0;
+    for (;;) {
+        dblink_result *r = dblink_get_result(name, 1);
+        if (r == NULL)
+            die("dblink_get_result");
+        dblink_status st = dblink_result_status(r);
+        int rows = dblink_result_ntuples(r), cols = dblink_result_nfields(r);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                const char *v = dblink_result_getvalue(r, i, j);
+                if (v)
+                    sum += strlen(v);
+            }
+        dblink_result_free(r);
+        if (st == DBLINK_STATUS_DONE)
+            return sum;
+    }
+}
+
+/* `pgdblink_fanout latency CONNSTR N`: the instruction-count workload of the
+ * C ABI by name (100 warm-up round trips, then N). */
+static int latency(const char *connstr, long long n) {
+    if (dblink_connect("bench_c_latency", connstr) != 1)
+        die("dblink_connect");
+    for (int i = 0; i < 100; i++)
+        c_round_trip("bench_c_latency");
+    unsigned long long check = 0;
+    int64_t t0 = now_ns();
+    for (long long i = 0; i < n; i++)
+        check += c_round_trip("bench_c_latency");
+    printf("RESULT n=%lld wall_ns=%lld check=%llu\n", n, (long long)(now_ns() - t0), check);
+    dblink_disconnect("bench_c_latency");
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "latency") == 0)
+        return latency(argv[2], atoll(argv[3]));
     if (argc < 5) {
         fprintf(stderr, "usage: pgdblink_fanout CONNSTR NCONN SQL wait_any|wait_ready\n");
         return 2;

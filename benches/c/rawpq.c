@@ -128,6 +128,34 @@ static int latency(const char *connstr, long long n) {
     return 0;
 }
 
+/* `rawpq insert CONNSTR N`: N parameterised INSERTs (text parameters,
+ * types inferred), each a PQsendQueryParams round trip, into a temp table. */
+static int insert(const char *connstr, long long n) {
+    PGconn *conn = connect_or_die(connstr);
+    PGresult *res = PQexec(conn, "create temp table bench_ins(a int, b text)");
+    PQclear(res);
+    const char *sql = "insert into bench_ins values ($1, $2)";
+    char num[32];
+    unsigned long long check = 0;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (long long i = 0; i < n + 100; i++) {
+        snprintf(num, sizeof num, "%lld", i);
+        const char *values[2] = {num, "some text"};
+        if (!PQsendQueryParams(conn, sql, 2, NULL, values, NULL, NULL, 0))
+            die("PQsendQueryParams failed", conn);
+        while ((res = next_result(conn)) != NULL) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                die("insert failed", conn);
+            check += strlen(PQcmdStatus(res));
+            PQclear(res);
+        }
+    }
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    report(wall, cpu, n, check);
+    PQfinish(conn);
+    return 0;
+}
+
 static int fanout(const char *connstr, int nconn, const char *sql) {
     PGconn **conns = calloc((size_t)nconn, sizeof *conns);
     struct pollfd *fds = calloc((size_t)nconn, sizeof *fds);
@@ -350,6 +378,8 @@ static int contention(const char *connstr, int threads, long long n) {
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "latency") == 0)
         return latency(argv[2], atoll(argv[3]));
+    if (argc >= 4 && strcmp(argv[1], "insert") == 0)
+        return insert(argv[2], atoll(argv[3]));
     if (argc >= 5 && strcmp(argv[1], "fanout") == 0)
         return fanout(argv[2], atoi(argv[3]), argv[4]);
     if (argc >= 5 && strcmp(argv[1], "fanout_n") == 0) {

@@ -131,6 +131,8 @@ pub fn main(args: &[String]) -> Res<()> {
     }
     let report = match (imp, workload) {
         ("pgdblink", "latency") => pgd_latency(arg(rest, 0, "connstr")?, num(rest, 1, "n")?)?,
+        ("handle", "latency") => handle_latency(arg(rest, 0, "connstr")?, num(rest, 1, "n")?)?,
+        ("handle", "insert") => handle_insert(arg(rest, 0, "connstr")?, num(rest, 1, "n")?)?,
         ("pgdblink", "fanout") => pgd_fanout(
             arg(rest, 0, "connstr")?,
             num(rest, 1, "connections")?,
@@ -242,6 +244,64 @@ fn pgd_latency(connstr: &str, n: u64) -> Res<Report> {
     }
     let report = s.stop(n, check);
     pgdblink::disconnect(Some(name)).map_err(pg)?;
+    Ok(report)
+}
+
+/// The latency workload through the handle API (`pgdblink::Connection`).
+fn handle_latency(connstr: &str, n: u64) -> Res<Report> {
+    let conn = pgdblink::Connection::open("bench_handle_latency", connstr).map_err(pg)?;
+    let round_trip = |conn: &pgdblink::Connection| -> Res<u64> {
+        conn.send_query("SELECT 1").map_err(pg)?;
+        let mut check = 0;
+        loop {
+            let res = conn.get_result(true).map_err(pg)?;
+            if res.status() == Status::Done {
+                return Ok(check);
+            }
+            check += read_cells(&res);
+        }
+    };
+    for _ in 0..100 {
+        round_trip(&conn)?;
+    }
+    let s = Section::start();
+    let mut check = 0;
+    for _ in 0..n {
+        check += round_trip(&conn)?;
+    }
+    let report = s.stop(n, check);
+    conn.disconnect().map_err(pg)?;
+    Ok(report)
+}
+
+/// N parameterised INSERTs through the handle API (the counterpart of
+/// `rawpq insert`: the same statement, text parameters, one round trip each).
+fn handle_insert(connstr: &str, n: u64) -> Res<Report> {
+    let conn = pgdblink::Connection::open("bench_handle_insert", connstr).map_err(pg)?;
+    conn.exec("create temp table bench_ins(a int, b text)", true)
+        .map_err(pg)?;
+    let mut num = String::new();
+    let s = Section::start();
+    let mut check = 0;
+    for i in 0..n + 100 {
+        use std::fmt::Write as _;
+        num.clear();
+        let _ = write!(num, "{i}");
+        conn.send_query_params(
+            "insert into bench_ins values ($1, $2)",
+            &[Some(&num), Some("some text")],
+        )
+        .map_err(pg)?;
+        loop {
+            let res = conn.get_result(true).map_err(pg)?;
+            if res.status() == Status::Done {
+                break;
+            }
+            check += res.get(0, 0).map_or(0, |v| v.len() as u64);
+        }
+    }
+    let report = s.stop(n, check);
+    conn.disconnect().map_err(pg)?;
     Ok(report)
 }
 

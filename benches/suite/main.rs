@@ -555,19 +555,27 @@ fn callgrind_total(file: &Path) -> Result<f64, String> {
         .ok_or_else(|| format!("no summary in {}", file.display()))
 }
 
-/// Instructions executed by the client process for `n` round trips.
-fn callgrind_run(ctx: &Ctx, imp: &str, n: u64, dir: &Path) -> Result<f64, String> {
-    let file = dir.join(format!("callgrind.{imp}.{n}.out"));
+/// Instructions executed by the client process for `n` round trips of
+/// `workload` (latency: `SELECT 1`; insert: a parameterised INSERT).
+fn callgrind_run(ctx: &Ctx, imp: &str, workload: &str, n: u64, dir: &Path) -> Result<f64, String> {
+    let file = dir.join(format!("callgrind.{imp}.{workload}.{n}.out"));
     let mut cmd = Command::new("valgrind");
     cmd.arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", file.display()));
-    if imp == "raw" {
-        cmd.arg(&ctx.rawpq);
-    } else {
-        cmd.arg(&ctx.exe).args(["child", "pgdblink"]);
+    match imp {
+        "raw" => {
+            cmd.arg(&ctx.rawpq).arg(workload);
+        }
+        "c" => {
+            let (exe, _) = rawc::build_pgdblink()?;
+            cmd.arg(exe).arg(workload);
+        }
+        _ => {
+            cmd.arg(&ctx.exe).args(["child", imp, workload]);
+        }
     }
-    cmd.args(["latency", &ctx.connstr, &n.to_string()]);
-    run_child(cmd, &format!("callgrind {imp} latency {n}"))?;
+    cmd.args([&ctx.connstr, &n.to_string()]);
+    run_child(cmd, &format!("callgrind {imp} {workload} {n}"))?;
     callgrind_total(&file)
 }
 
@@ -596,26 +604,77 @@ fn callgrind(ctx: &mut Ctx) -> Result<Vec<Row>, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (n1, n2) = ctx.sizes.callgrind_n;
     let mut per = HashMap::new();
-    for imp in ["pgdblink", "raw"] {
+    for (imp, workload) in [
+        ("raw", "latency"),
+        ("handle", "latency"),
+        ("pgdblink", "latency"),
+        ("c", "latency"),
+        ("raw", "insert"),
+        ("handle", "insert"),
+    ] {
         // The difference of two runs removes start-up, connect and warm-up.
-        let a = callgrind_run(ctx, imp, n1, &dir)?;
-        let b = callgrind_run(ctx, imp, n2, &dir)?;
+        let a = callgrind_run(ctx, imp, workload, n1, &dir)?;
+        let b = callgrind_run(ctx, imp, workload, n2, &dir)?;
         let v = (b - a) / (n2 - n1) as f64;
         progress(&format!(
-            "callgrind: {imp} {v:.0} instructions per round trip"
+            "callgrind: {imp} {workload} {v:.0} instructions per round trip"
         ));
-        per.insert(imp, v);
+        per.insert((imp, workload), v);
     }
-    let r = per["pgdblink"] / per["raw"];
+    let raw = per[&("raw", "latency")];
+    let ratio = |imp: &str| per[&(imp, "latency")] / raw;
+    let ins = per[&("handle", "insert")] / per[&("raw", "insert")];
     progress(&format!(
-        "callgrind: wrapper overhead {:+.1} % (outputs in {})",
-        (r - 1.0) * 100.0,
+        "callgrind: handle {:.3}, by name {:.3}, C by name {:.3}, insert {:.3} x raw (outputs in {})",
+        ratio("handle"),
+        ratio("pgdblink"),
+        ratio("c"),
+        ins,
         dir.display()
     ));
+    let wl_ins = "1. parameterised INSERT: instructions per statement (callgrind, client process)";
     Ok(vec![
-        Row::new(wl, "pgdblink", "instr", vec![per["pgdblink"]]),
-        Row::new(wl, "raw libpq (C)", "instr", vec![per["raw"]])
-            .ratio(r, Bar::le("overhead < 10 % (≤ 1.10)", r, 1.10)),
+        Row::new(wl, "raw libpq (C)", "instr", vec![raw]),
+        Row::new(
+            wl,
+            "pgdblink handle API (Connection)",
+            "instr",
+            vec![per[&("handle", "latency")]],
+        )
+        .ratio(
+            ratio("handle"),
+            Bar::le("≤ 1.10 × raw", ratio("handle"), 1.10),
+        ),
+        Row::new(
+            wl,
+            "pgdblink named Rust API",
+            "instr",
+            vec![per[&("pgdblink", "latency")]],
+        )
+        .ratio(
+            ratio("pgdblink"),
+            Bar::le("≤ 1.20 × raw", ratio("pgdblink"), 1.20),
+        ),
+        Row::new(
+            wl,
+            "pgdblink C ABI by name",
+            "instr",
+            vec![per[&("c", "latency")]],
+        )
+        .ratio(ratio("c"), Bar::le("≤ 1.35 × raw", ratio("c"), 1.35)),
+        Row::new(
+            wl_ins,
+            "raw libpq (C): PQsendQueryParams",
+            "instr",
+            vec![per[&("raw", "insert")]],
+        ),
+        Row::new(
+            wl_ins,
+            "pgdblink handle API: send_query_params",
+            "instr",
+            vec![per[&("handle", "insert")]],
+        )
+        .ratio(ins, Bar::le("≤ 1.25 × raw", ins, 1.25)),
     ])
 }
 
