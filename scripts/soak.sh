@@ -199,8 +199,8 @@ export PGDBLINK_DSN=$DSN PGDBLINK_DEAD_DSN=$DEAD_DSN
 
 # --- 4. the C programs under ASan + LSan (or valgrind) ---------------------------
 LIBDIR=$ROOT/target/release
-# The cdylib's soname is libpgdblink.so.0: give it that name beside the build.
-ln -sf libpgdblink.so "$LIBDIR/libpgdblink.so.0"
+# Programs linked with -lpgdblink load its SONAME: build-c.sh left that link
+# (libpgdblink.so.0.MINOR -> libpgdblink.so) beside the build.
 CC_CMD=${CC:-cc}
 C_PROGRAMS=()
 for src in tests/c/*.c; do

@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The C tests link the C library (the crate with the capi feature); build it
-# first: cargo test does not.
-scripts/build-c.sh 2>/dev/null
+# first: cargo test does not. (Its output is shown only when it fails.)
+if ! build_log=$(scripts/build-c.sh 2>&1); then
+  printf '%s\n' "$build_log" >&2
+  exit 1
+fi
 cargo test "$@"

@@ -45,15 +45,15 @@ fn lib_dir() -> PathBuf {
         "the cdylib {} is missing: run `scripts/build-c.sh` first (scripts/test.sh does)",
         lib.display()
     );
-    // The library's soname is libpgdblink.so.0 (what scripts/install.sh
-    // installs); programs linked with -lpgdblink load that name, so give it
-    // a link beside the freshly built library.
-    let soname = dir.join("libpgdblink.so.0");
-    match std::os::unix::fs::symlink(lib.file_name().expect("library file name"), &soname) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("link {}: {e}", soname.display()),
-    }
+    // Programs linked with -lpgdblink load the library's SONAME; build-c.sh
+    // leaves a link of that name beside the library it built.
+    let soname = dir.join(support::capi::soname());
+    assert!(
+        std::fs::read_link(&soname).is_ok_and(|t| t == Path::new(lib.file_name().expect("name"))),
+        "{} -> {} is missing: run `scripts/build-c.sh` first (scripts/test.sh does)",
+        soname.display(),
+        lib.display()
+    );
     let built = modified(&lib);
     if let Some(newer) = newest_source(&manifest_dir().join("src")).filter(|(t, _)| *t > built) {
         panic!(

@@ -1,7 +1,7 @@
 /*
  * pgdblink_fanout: the fan-out at scale through pgdblink's C ABI
  * (include/pgdblink.h), the counterpart of `rawpq fanout_n`. benches/suite
- * links it with the staticlib of the same build (target/<profile>/deps/
+ * links it with the staticlib of the same build (target/<profile>/
  * libpgdblink.a, which holds the same bundled libpq as the raw anchor).
  *
  *   pgdblink_fanout CONNSTR NCONN SQL wait_any     gather with dblink_wait_any
@@ -33,9 +33,19 @@
 
 #include "fanout_wait.h"
 
-/* libpq's, linked in with pgdblink's staticlib: both sides must report the
- * same version. */
+/* The libpq linked in with pgdblink's staticlib: both sides must report the
+ * same version. libpgdblink.a exports the dblink_* API alone, so pgdblink
+ * itself says which libpq it holds (the suite passes
+ * -DPGDBLINK_HAS_LIBPQ_VERSION when include/pgdblink.h declares
+ * dblink_libpq_version); without that function the suite links the archive
+ * as rustc made it (capi/libpgdblink.full.a, see scripts/build-c.sh), whose
+ * PQlibVersion is global. */
+#ifdef PGDBLINK_HAS_LIBPQ_VERSION
+#define LINKED_LIBPQ_VERSION() dblink_libpq_version()
+#else
 extern int PQlibVersion(void);
+#define LINKED_LIBPQ_VERSION() PQlibVersion()
+#endif
 
 static void die(const char *what) {
     const char *e = dblink_last_error();
@@ -221,7 +231,7 @@ int main(int argc, char **argv) {
 #endif
     int64_t wall = now_ns() - t0, cpu = fanout_cpu_ns() - c0;
     printf("RESULT wall_ns=%lld cpu_ns=%lld maxrss_kb=%ld ops=%lld check=%llu libpq=%d waits=%lld\n",
-           (long long)wall, (long long)cpu, maxrss_kb(), t.results, t.check, PQlibVersion(),
+           (long long)wall, (long long)cpu, maxrss_kb(), t.results, t.check, LINKED_LIBPQ_VERSION(),
            t.waits);
     fflush(stdout);
     dblink_disconnect_all();

@@ -136,13 +136,6 @@ const STATICLIB_DEPS: &[&str] = &[
 /// (the program's `wait_ready` mode exists only then).
 pub fn build_pgdblink() -> Result<(PathBuf, bool), String> {
     let profile = profile_dir()?;
-    let lib = profile.join("libpgdblink.a");
-    if !lib.is_file() {
-        return Err(format!(
-            "{} is missing: `scripts/build-c.sh --release` builds it (scripts/bench.sh does)",
-            lib.display()
-        ));
-    }
     let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
     let header = std::fs::read_to_string(include.join("pgdblink.h"))
         .map_err(|e| format!("{}/pgdblink.h: {e}", include.display()))?;
@@ -150,6 +143,22 @@ pub fn build_pgdblink() -> Result<(PathBuf, bool), String> {
     let mut cflags = vec![format!("-I{}", include.display())];
     if wait_ready {
         cflags.push("-DPGDBLINK_HAS_WAIT_READY".into());
+    }
+    // The program reports the libpq linked in. libpgdblink.a exports the
+    // dblink_* API alone, so that is dblink_libpq_version where the header
+    // declares it; before it, the archive as rustc made it (kept by
+    // build-c.sh), whose PQlibVersion is global.
+    let lib = if header.contains("dblink_libpq_version(") {
+        cflags.push("-DPGDBLINK_HAS_LIBPQ_VERSION".into());
+        profile.join("libpgdblink.a")
+    } else {
+        profile.join("capi/libpgdblink.full.a")
+    };
+    if !lib.is_file() {
+        return Err(format!(
+            "{} is missing: `scripts/build-c.sh --release` builds it (scripts/bench.sh does)",
+            lib.display()
+        ));
     }
     let mut libs = vec![lib.display().to_string()];
     #[cfg(not(feature = "bundled"))]

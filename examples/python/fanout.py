@@ -8,7 +8,7 @@ library only): the Python counterpart of examples/c/fanout.c.
 
     -n N        the number of connections (default 4)
     -c DSN      a libpq connection string or URI (default: $PGDBLINK_DSN)
-    --lib PATH  the library (default: $PGDBLINK_LIB, else libpgdblink.so.0
+    --lib PATH  the library (default: $PGDBLINK_LIB, else libpgdblink.so.0.1
                 as the dynamic loader finds it, e.g. after scripts/install.sh)
     SQL         the query (default: which backend answered, after a short
                 random sleep, so that the answers come back in any order)
@@ -237,8 +237,8 @@ def main(argv):
     parser.add_argument("-n", type=int, default=4, help="the number of connections (default 4)")
     parser.add_argument("-c", dest="dsn", default=os.environ.get("PGDBLINK_DSN"),
                         help="connection string (default: $PGDBLINK_DSN)")
-    parser.add_argument("--lib", default=os.environ.get("PGDBLINK_LIB") or "libpgdblink.so.0",
-                        help="the pgdblink library (default: $PGDBLINK_LIB or libpgdblink.so.0)")
+    parser.add_argument("--lib", default=os.environ.get("PGDBLINK_LIB") or "libpgdblink.so.0.1",
+                        help="the pgdblink library (default: $PGDBLINK_LIB or libpgdblink.so.0.1)")
     parser.add_argument("sql", nargs="?", default=DEFAULT_SQL, help="the query")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= 1000:

@@ -3,7 +3,7 @@
 //! function's behaviour is that of its Rust counterpart (the table on the
 //! [crate page](crate#dblink-functions-and-their-names-here)).
 //!
-//! `scripts/build-c.sh` builds `libpgdblink.so` (soname `libpgdblink.so.0`)
+//! `scripts/build-c.sh` builds `libpgdblink.so` (soname `libpgdblink.so.0.1`)
 //! and `libpgdblink.a` from the crate with the `capi` feature; their header,
 //! `include/pgdblink.h`, is generated from this module by cbindgen (see
 //! `tests/header.rs`) and committed, with these items' documentation as its

@@ -6,6 +6,7 @@
 //! `PG_BINDIR` to choose the PostgreSQL binaries. See [`server`].
 #![allow(dead_code, unused_imports)]
 
+pub mod capi;
 pub mod notices;
 pub mod oracle;
 pub mod process;
