@@ -75,6 +75,9 @@ enum Body {
         columns: Vec<CString>,
         rows: Vec<Vec<Option<CString>>>,
     },
+    /// A command's result: its status row (column `status`, the command
+    /// tag) is read from the libpq result itself, nothing copied.
+    Command(PgResult),
 }
 
 impl Body {
@@ -192,11 +195,12 @@ impl DblinkResult {
     /// A query's rows, or a command's status row.
     pub(crate) fn from_remote(res: PgResult) -> DblinkResult {
         if res.kind() == ResultKind::Command {
-            return DblinkResult::owned(
-                Status::Command,
-                vec!["status"],
-                vec![vec![Some(res.cmd_status())]],
-            );
+            return DblinkResult {
+                status: Status::Command,
+                body: Body::Command(res),
+                error: None,
+                error_c: None,
+            };
         }
         DblinkResult {
             status: Status::Tuples,
@@ -304,6 +308,7 @@ impl DblinkResult {
             Body::Empty => 0,
             Body::Remote { ntuples, .. } => *ntuples,
             Body::Owned { rows, .. } => rows.len(),
+            Body::Command(_) => 1,
         }
     }
 
@@ -319,6 +324,7 @@ impl DblinkResult {
             Body::Empty => 0,
             Body::Remote { nfields, .. } => *nfields,
             Body::Owned { columns, .. } => columns.len(),
+            Body::Command(_) => 1,
         }
     }
 
@@ -336,6 +342,7 @@ impl DblinkResult {
             Body::Empty => None,
             Body::Remote { res, .. } => res.fname(col),
             Body::Owned { columns, .. } => columns.get(col).map(CString::as_c_str),
+            Body::Command(_) => (col == 0).then_some(c"status"),
         }
     }
 
@@ -380,6 +387,7 @@ impl DblinkResult {
             Body::Empty => None,
             Body::Remote { res, .. } => res.value(row, col),
             Body::Owned { rows, .. } => rows[row][col].as_deref(),
+            Body::Command(res) => Some(res.cmd_status_cstr()),
         }
     }
 

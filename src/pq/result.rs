@@ -114,6 +114,14 @@ impl PgResult {
         (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
     }
 
+    /// `PQcmdStatus` as it is in the result, e.g. "INSERT 0 1".
+    pub(crate) fn cmd_status_cstr(&self) -> &CStr {
+        // SAFETY: `self.raw` is live; PQcmdStatus does not modify the result
+        // and returns a NUL-terminated string inside it (never NULL for a
+        // live result), which lives as long as `&self`.
+        unsafe { CStr::from_ptr(pq_sys::PQcmdStatus(self.raw.as_ptr())) }
+    }
+
     /// `PQcmdStatus`, e.g. "CREATE TABLE".
     pub(crate) fn cmd_status(&self) -> String {
         // SAFETY: `self.raw` is live; PQcmdStatus takes a mutable pointer for
