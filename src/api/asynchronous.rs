@@ -79,13 +79,12 @@ pub(crate) fn send_query_params_as(
     sql: &str,
     params: &[Option<&str>],
 ) -> Result<Sent> {
-    let sql = c_string(sql, "sql")?;
-    let owned = c_params(params)?;
-    let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
-    let sent = with_session(who, |s, ctx| {
-        send_on(s, ctx, |conn| conn.send_query_params(&sql, &refs))
-    })?;
-    Ok(sent)
+    let params = c_params(params)?;
+    with_c_str(sql, "sql", |sql| {
+        with_session(who, |s, ctx| {
+            send_on(s, ctx, |conn| conn.send_query_params(sql, &params))
+        })
+    })
 }
 
 /// Like [`send_query`], but the results stream: each [`get_result`] hands

@@ -45,12 +45,9 @@ pub(crate) fn c_string(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::interior_nul(what))
 }
 
-/// Query parameters for libpq: C strings, `None` for SQL NULL.
-pub(crate) fn c_params(params: &[Option<&str>]) -> Result<Vec<Option<CString>>> {
-    params
-        .iter()
-        .map(|p| p.map(|s| c_string(s, "parameter")).transpose())
-        .collect()
+/// Query parameters for libpq (`None` is SQL NULL); 22023 for a NUL byte.
+pub(crate) fn c_params(params: &[Option<&str>]) -> Result<crate::pq::Params> {
+    crate::pq::Params::new(params).map_err(|()| Error::interior_nul("parameter"))
 }
 
 /// Runs `f` with `s` as a C string; short strings (most SQL) are copied to

@@ -238,9 +238,8 @@ pub(crate) fn dblink_params_as(
     fail_on_error: bool,
 ) -> Result<DblinkResult> {
     let sql = c_string(sql, "sql")?;
-    let owned = c_params(params)?;
-    let refs: Vec<_> = owned.iter().map(|p| p.as_deref()).collect();
+    let params = c_params(params)?;
     run_query(who, fail_on_error, |conn| {
-        conn.send_query_params(&sql, &refs)
+        conn.send_query_params(&sql, &params)
     })
 }

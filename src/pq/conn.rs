@@ -320,14 +320,11 @@ impl Conn {
     /// `PQsendQueryParams` with text parameters (NULL for SQL NULL), letting
     /// the server infer their types; true when queued (follow with
     /// [`Conn::flush`]).
-    pub(crate) fn send_query_params(&mut self, sql: &CStr, params: &[Option<&CStr>]) -> bool {
-        let Ok(n) = c_int::try_from(params.len()) else {
+    pub(crate) fn send_query_params(&mut self, sql: &CStr, params: &super::Params) -> bool {
+        let Ok(n) = c_int::try_from(params.values.len()) else {
             return false;
         };
-        let values: Vec<*const std::os::raw::c_char> = params
-            .iter()
-            .map(|p| p.map_or(std::ptr::null(), |s| s.as_ptr()))
-            .collect();
+        let values = &params.values;
         self.sending(|conn| {
             // SAFETY: `conn.raw` is live and exclusively ours; `sql` and every
             // non-NULL entry of `values` are valid C strings that outlive the

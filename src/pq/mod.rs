@@ -19,6 +19,42 @@ pub(crate) use process::generation as process_generation;
 pub(crate) use result::{PgResult, ResultKind};
 pub(crate) use wait::{Deadline, Interest, deadline_after, earlier, shutdown_socket, wait_sockets};
 
+/// Query parameters as libpq takes them: every value NUL-terminated in one
+/// buffer (one allocation for all of them) and a pointer to each, NULL for
+/// SQL NULL.
+pub(crate) struct Params {
+    /// Keeps the bytes `values` points into (a Vec's heap data never moves).
+    _buf: Vec<u8>,
+    values: Vec<*const c_char>,
+}
+
+impl Params {
+    /// The parameters, or `Err(())` when one holds a NUL byte.
+    pub(crate) fn new(params: &[Option<&str>]) -> Result<Params, ()> {
+        let len: usize = params.iter().flatten().map(|p| p.len() + 1).sum();
+        let mut buf = Vec::with_capacity(len);
+        let mut starts = Vec::with_capacity(params.len());
+        for p in params {
+            match p {
+                Some(text) if text.as_bytes().contains(&0) => return Err(()),
+                Some(text) => {
+                    starts.push(Some(buf.len()));
+                    buf.extend_from_slice(text.as_bytes());
+                    buf.push(0);
+                }
+                None => starts.push(None),
+            }
+        }
+        let base = buf.as_ptr().cast::<c_char>();
+        let values = starts
+            .into_iter()
+            // `wrapping_add` keeps this safe code; the offsets are in bounds.
+            .map(|s| s.map_or(std::ptr::null(), |off| base.wrapping_add(off)))
+            .collect();
+        Ok(Params { _buf: buf, values })
+    }
+}
+
 /// A parsed connection string (`PQconninfoParse`): the keyword/value pairs
 /// it gives explicitly, to connect with (`PQconnectStartParams`) after
 /// pgdblink has read or set some of them.
