@@ -119,6 +119,14 @@
  */
 #define DBLINK_SQLSTATE_OUT_OF_MEMORY "53200"
 
+/* long long is C99 (and a common C89 extension): the row counts of
+ * dblink_copy_between and dblink_exec_batch need it. */
+#if defined(__GNUC__) && !defined(__cplusplus)
+#define PGDBLINK_LONG_LONG __extension__ long long
+#else
+#define PGDBLINK_LONG_LONG long long
+#endif
+
 /**
  * Returned by `dblink_wait_any` and `dblink_wait_ready` when `timeout_ms`
  * passed first (never an index or a count, and distinct from -1, the ERROR
@@ -202,7 +210,19 @@ typedef enum dblink_status {
    * rows: dblink() returns those of an earlier result set of a
    * multi-statement query.
    */
-  DBLINK_STATUS_ERROR = 3
+  DBLINK_STATUS_ERROR = 3,
+  /**
+   * A sync point of a pipeline was reached (`pipeline_sync`; C:
+   * `dblink_pipeline_sync`): the empty set, after the results of the
+   * statements queued before it.
+   */
+  DBLINK_STATUS_PIPELINE_SYNC = 4,
+  /**
+   * A statement of a pipeline that was skipped because an earlier one
+   * failed (up to the next sync point): the empty set, followed by
+   * [`Status::Done`] as a statement's results are.
+   */
+  DBLINK_STATUS_PIPELINE_ABORTED = 5
 } dblink_status;
 
 /**
@@ -752,6 +772,102 @@ int dblink_connect_start(const char *connname,
 int dblink_connect_poll(const char *connname);
 
 /**
+ * `dblink_get_pkey(relname)`, run in the database the connection points
+ * at (it stands for dblink's local database): a DBLINK_STATUS_TUPLES
+ * result with the columns `position` and `colname`, one row per primary
+ * key column (none without a primary key). NULL on ERROR (42P01, 08003,
+ * ...). Free it with `dblink_result_free`.
+ *
+ * ```c
+ * dblink_result *pk = dblink_get_pkey("local", "public.orders");
+ * for (int i = 0; pk && i < dblink_result_ntuples(pk); i++)
+ *     printf("%s\n", dblink_result_getvalue(pk, i, 1));
+ * dblink_result_free(pk);
+ * ```
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `relname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+struct dblink_result *dblink_get_pkey(const char *connname,
+                                      const char *relname);
+
+/**
+ * `dblink_build_sql_insert(relname, pkattnums, pknumatts, src_pkattvals,
+ * tgt_pkattvals)`, run in the database the connection points at: the
+ * INSERT of the row whose key columns (`pkattnums`: `pknumatts` 1-based
+ * attribute numbers, dropped columns not counted) equal `src_pkattvals`,
+ * with the key values replaced by `tgt_pkattvals` (each array holds
+ * `pknumatts` entries; NULL entries are SQL NULL). dblink's text, byte
+ * for byte; free it with `dblink_free`. NULL on ERROR, with dblink's
+ * SQLSTATE and message (22023 `invalid attribute number N`, 21000 `source
+ * row not found`, 42P01, ...).
+ *
+ * ```c
+ * const int pk[] = {1};
+ * const char *const src[] = {"1"}, *const tgt[] = {"10"};
+ * char *sql = dblink_build_sql_insert("local", "items", pk, 1, src, tgt);
+ * // INSERT INTO items(id,label) VALUES('10','one')
+ * dblink_free(sql);
+ * ```
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `relname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `pkattnums` is NULL or points to `pknumatts` readable ints.
+ * - `src_pkattvals` and `tgt_pkattvals` are NULL or point to `pknumatts` readable pointers, each NULL or a NUL-terminated string, all valid during the call.
+ */
+char *dblink_build_sql_insert(const char *connname,
+                              const char *relname,
+                              const int *pkattnums,
+                              int pknumatts,
+                              const char *const *src_pkattvals,
+                              const char *const *tgt_pkattvals);
+
+/**
+ * `dblink_build_sql_update(...)`, run in the database the connection
+ * points at: the UPDATE of every column of the row found by
+ * `src_pkattvals` (key columns set to `tgt_pkattvals`) WHERE the key
+ * equals `tgt_pkattvals`. Arguments, memory and errors as
+ * `dblink_build_sql_insert`.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `relname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `pkattnums` is NULL or points to `pknumatts` readable ints.
+ * - `src_pkattvals` and `tgt_pkattvals` are NULL or point to `pknumatts` readable pointers, each NULL or a NUL-terminated string, all valid during the call.
+ */
+char *dblink_build_sql_update(const char *connname,
+                              const char *relname,
+                              const int *pkattnums,
+                              int pknumatts,
+                              const char *const *src_pkattvals,
+                              const char *const *tgt_pkattvals);
+
+/**
+ * `dblink_build_sql_delete(relname, pkattnums, pknumatts,
+ * tgt_pkattvals)`, run in the database the connection points at: the
+ * DELETE of the row whose key equals `tgt_pkattvals` (NULL entries: `IS
+ * NULL`). Free the text with `dblink_free`. NULL on ERROR, as
+ * `dblink_build_sql_insert`.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `relname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `pkattnums` is NULL or points to `pknumatts` readable ints.
+ * - `tgt_pkattvals` is NULL or points to `pknumatts` readable pointers, each NULL or a NUL-terminated string, all valid during the call.
+ */
+char *dblink_build_sql_delete(const char *connname,
+                              const char *relname,
+                              const int *pkattnums,
+                              int pknumatts,
+                              const char *const *tgt_pkattvals);
+
+/**
  * `dblink_connect([connname,] connstr)`: opens a connection under
  * `connname` (NULL: the unnamed connection, replacing and closing any
  * previous one). `connstr` is a libpq connection string or URI. Blocks
@@ -851,6 +967,155 @@ void dblink_free(char *s);
  * - `strings` is NULL or an array returned by pgdblink, not yet freed; it must not be used afterwards.
  */
 void dblink_free_strings(char **strings);
+
+/**
+ * Starts `sql`, one `COPY ... TO STDOUT` statement (text, csv or binary),
+ * on the connection; read its data with `dblink_copy_out_read`, then end
+ * it with `dblink_copy_out_end`. Until then every other call on the
+ * connection fails with 55000 (except `dblink_disconnect`, `dblink_reset`
+ * and `dblink_cancel_query`). 1 when started, -1 on ERROR (the remote
+ * error of a failed statement; 22023 for a statement that is not a COPY
+ * TO STDOUT; 55000 when a COPY is already in progress; 08003). Not a
+ * dblink function.
+ *
+ * ```c
+ * if (dblink_copy_out_start("a", "copy big_table to stdout (format csv)") != 1) return report();
+ * char *buf;
+ * int n;
+ * while ((n = dblink_copy_out_read("a", &buf)) > 0) {
+ *     fwrite(buf, 1, (size_t)n, out);
+ *     dblink_free(buf);
+ * }
+ * if (n < 0) return report();          // the COPY failed and is over
+ * char *status = dblink_copy_out_end("a");   // "COPY 1000"
+ * dblink_free(status);
+ * ```
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+int dblink_copy_out_start(const char *connname,
+                          const char *sql);
+
+/**
+ * Reads the next data of the COPY TO STDOUT begun by
+ * `dblink_copy_out_start`: whole rows as the server sent them (about 64
+ * KiB at most, or one larger row). Sets `*buf` to a new buffer (freed
+ * with `dblink_free`; NUL-terminated for convenience, the NUL not
+ * counted; binary data may hold NUL bytes) and returns its length; 0 at
+ * the end (`*buf` is NULL: call `dblink_copy_out_end`); -1 on ERROR (`*buf`
+ * NULL), e.g. 57014 after `dblink_cancel_query`, or an error of the query
+ * being copied: the COPY is then over and the connection usable. Waits for
+ * data as long as it takes. Not a dblink function.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `buf` is NULL or points to a writable `char *`.
+ */
+int dblink_copy_out_read(const char *connname,
+                         char **buf);
+
+/**
+ * Ends the COPY TO STDOUT begun by `dblink_copy_out_start` (data not read
+ * yet is read and discarded) and returns its status, e.g. 'COPY 1000';
+ * free it with `dblink_free`. NULL on ERROR (55000 when no COPY TO STDOUT
+ * is in progress; the remote error that ended it). Not a dblink function.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+char *dblink_copy_out_end(const char *connname);
+
+/**
+ * Starts `sql`, one `COPY ... FROM STDIN` statement, on the connection;
+ * send its data with `dblink_copy_in_write`, then finish or abort it with
+ * `dblink_copy_in_end`. Until then every other call on the connection
+ * fails with 55000. 1 when started, -1 on ERROR (as
+ * `dblink_copy_out_start`). Not a dblink function.
+ *
+ * ```c
+ * if (dblink_copy_in_start("a", "copy items (id, label) from stdin") != 1) return report();
+ * const char *rows = "1\tone\n2\t\\N\n";          // \N is NULL
+ * if (dblink_copy_in_write("a", rows, (int)strlen(rows)) != 1) return report();
+ * char *status = dblink_copy_in_end("a", NULL);   // "COPY 2", or NULL on ERROR
+ * dblink_free(status);
+ * ```
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+int dblink_copy_in_start(const char *connname,
+                         const char *sql);
+
+/**
+ * Sends `len` bytes at `buf` (any split of the COPY stream) to the COPY
+ * FROM STDIN begun by `dblink_copy_in_start`; returns once they are
+ * handed to the socket (memory stays bounded). 1 when sent, -1 on ERROR
+ * (55000 when no COPY FROM STDIN is in progress; 22023 for a negative
+ * `len`; when the connection failed, the COPY is aborted, nothing of it
+ * committed, and the error is 08006). The server's verdict on the data
+ * comes with `dblink_copy_in_end`. Not a dblink function.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `buf` is NULL (only with `len` 0) or points to `len` readable bytes.
+ */
+int dblink_copy_in_write(const char *connname,
+                         const char *buf,
+                         int len);
+
+/**
+ * Ends the COPY FROM STDIN begun by `dblink_copy_in_start`: with
+ * `abort_reason` NULL, finishes it and returns its status ('COPY 2');
+ * otherwise aborts it with that message (nothing is copied) and returns
+ * 'ABORTED'. Free the text with `dblink_free`. NULL on ERROR: the server's
+ * verdict (e.g. 22P02 for a malformed row, with the COPY's line in the
+ * context); 55000 when no COPY FROM STDIN is in progress. The connection
+ * is usable afterwards either way. Not a dblink function.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `abort_reason` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+char *dblink_copy_in_end(const char *connname,
+                         const char *abort_reason);
+
+/**
+ * Pipes a COPY TO STDOUT on `src` (`copy_to_sql`) into a COPY FROM STDIN
+ * on `dst` (`copy_from_sql`), chunk by chunk, and returns the number of
+ * rows copied. Both statements must use the same format (text, csv or
+ * binary). -1 on ERROR: the failed side's error, with its SQLSTATE, whose
+ * context ends with `copy_between: the source failed` or `copy_between:
+ * the target failed`; the other side was aborted cleanly (the target's
+ * COPY rolled back, the source's ended), and both connections stay usable
+ * unless the failure was a broken connection. Not a dblink function.
+ *
+ * ```c
+ * long long n = dblink_copy_between("prod", "copy orders to stdout (format binary)",
+ *                                   "archive", "copy orders from stdin (format binary)");
+ * if (n < 0) fprintf(stderr, "%s: %s\n%s\n", dblink_last_sqlstate(), dblink_last_error(),
+ *                    dblink_last_context());
+ * ```
+ *
+ * # Safety
+ *
+ * - `src` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `copy_to_sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `dst` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `copy_from_sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+PGDBLINK_LONG_LONG dblink_copy_between(const char *src,
+                              const char *copy_to_sql,
+                              const char *dst,
+                              const char *copy_from_sql);
 
 /**
  * This thread's last ERROR as one struct (SQLSTATE, message, DETAIL, HINT,
@@ -972,6 +1237,90 @@ void dblink_set_server_notice_handler(dblink_notice_fn callback,
  */
 void dblink_set_server_message_handler(dblink_message_fn callback,
                                        void *arg);
+
+/**
+ * Puts the connection in pipeline mode (libpq 14+): then
+ * `dblink_send_query_params` queues statements without waiting,
+ * `dblink_pipeline_sync` adds a sync point and sends what is queued, and
+ * `dblink_get_result` returns each statement's results in order (each
+ * followed by DBLINK_STATUS_DONE), a DBLINK_STATUS_PIPELINE_SYNC result
+ * for each sync point, and a DBLINK_STATUS_PIPELINE_ABORTED result (then
+ * DONE) for each statement skipped after an error, up to the next sync
+ * point. `dblink()` is refused in pipeline mode (55000). 1 on success, -1
+ * on ERROR (55000 when a query is in progress; 0A000 with a libpq older
+ * than 14; 08003). Not a dblink function.
+ *
+ * ```c
+ * dblink_pipeline_begin("a");
+ * const char *v[1] = {"1"};
+ * dblink_send_query_params("a", "insert into t values ($1)", 1, v);
+ * dblink_send_query_params("a", "select count(*) from t", 0, NULL);
+ * dblink_pipeline_sync("a");
+ * for (;;) {
+ *     dblink_result *r = dblink_get_result("a", 0);
+ *     dblink_status st = dblink_result_status(r);
+ *     dblink_result_free(r);
+ *     if (st == DBLINK_STATUS_PIPELINE_SYNC) break;
+ * }
+ * dblink_pipeline_end("a");
+ * ```
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+int dblink_pipeline_begin(const char *connname);
+
+/**
+ * Marks a sync point in the connection's pipeline and sends everything
+ * queued (waiting only until it is sent). 1 on success, -1 on ERROR
+ * (55000 when not in pipeline mode; 08006 when it cannot be sent). Not a
+ * dblink function.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+int dblink_pipeline_sync(const char *connname);
+
+/**
+ * Takes the connection out of pipeline mode (nothing happens when it is
+ * not in it). 1 on success, -1 on ERROR: 55000 `could not leave pipeline
+ * mode: cannot exit pipeline mode with uncollected results` while results
+ * are unread (the connection stays in pipeline mode). Not a dblink
+ * function.
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ */
+int dblink_pipeline_end(const char *connname);
+
+/**
+ * Runs the parameterised statement `sql` once per row in one pipeline
+ * (one round trip, one implicit transaction: an error keeps nothing of
+ * the batch). `values` holds `nrows * nparams` entries, row by row (NULL
+ * entries are SQL NULL). Returns the total row count of the statements'
+ * command statuses (e.g. the rows inserted), -1 on ERROR (the first failed
+ * execution's remote error; 55000 when the connection is in pipeline mode
+ * or busy; 22023 for negative counts). Not a dblink function.
+ *
+ * ```c
+ * const char *values[] = {"1", "one", "2", NULL};
+ * long long n = dblink_exec_batch("a", "insert into items (id, label) values ($1, $2)", 2, values, 2);
+ * ```
+ *
+ * # Safety
+ *
+ * - `connname` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `sql` is NULL or points to a NUL-terminated string that stays valid and unchanged during the call.
+ * - `values` is NULL (only when `nrows * nparams` is 0) or points to `nrows * nparams` readable pointers, each NULL or a NUL-terminated string, all valid during the call.
+ */
+PGDBLINK_LONG_LONG dblink_exec_batch(const char *connname,
+                            const char *sql,
+                            int nparams,
+                            const char *const *values,
+                            int nrows);
 
 /**
  * The number of rows of a result (0 for DBLINK_STATUS_DONE, 1 for

@@ -60,6 +60,14 @@ pub enum Status {
     /// rows: dblink() returns those of an earlier result set of a
     /// multi-statement query.
     Error = 3,
+    /// A sync point of a pipeline was reached (`pipeline_sync`; C:
+    /// `dblink_pipeline_sync`): the empty set, after the results of the
+    /// statements queued before it.
+    PipelineSync = 4,
+    /// A statement of a pipeline that was skipped because an earlier one
+    /// failed (up to the next sync point): the empty set, followed by
+    /// [`Status::Done`] as a statement's results are.
+    PipelineAborted = 5,
 }
 
 enum Body {

@@ -283,7 +283,9 @@ fn the_header_compiles_as_c89_and_as_cxx() {
     for src in &sources {
         let out = Command::new(&cxx[0])
             .args(&cxx[1..])
-            .args(["-x", "c++", "-std=c++98", "-pedantic-errors"])
+            // C++11: the first C++ with `long long`, which the C contract of
+            // dblink_copy_between and dblink_exec_batch requires.
+            .args(["-x", "c++", "-std=c++11", "-pedantic-errors"])
             .args(WARNINGS)
             .arg("-fsyntax-only")
             .arg("-I")
@@ -293,7 +295,7 @@ fn the_header_compiles_as_c89_and_as_cxx() {
             .expect("run the C++ compiler");
         assert!(
             out.status.success(),
-            "{} does not compile as C++98 with include/pgdblink.h\n{}",
+            "{} does not compile as C++11 with include/pgdblink.h\n{}",
             src.display(),
             show(&out)
         );
@@ -404,6 +406,11 @@ fn python_fanout_example() {
         "{all}"
     );
     println!("{all}");
+}
+
+#[test]
+fn copy_pipeline_and_build_sql_from_c() {
+    run_c_program("move");
 }
 
 /// Every function the header declares is called by at least one program.

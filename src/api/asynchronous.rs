@@ -280,6 +280,9 @@ pub(crate) fn get_result_within_as(
             Fetched::Done => Ok(DblinkResult::done()),
             Fetched::CopyRefused => Err(copy_refused()),
             Fetched::Result(r) if r.kind() != ResultKind::Other => Ok(DblinkResult::from_remote(r)),
+            Fetched::Result(r) if r.pipeline_mark().is_some() => {
+                Ok(super::pipeline::mark_result(&r))
+            }
             Fetched::Result(r) => Err(Error::remote(
                 Some(&r),
                 &conn.error_message(),

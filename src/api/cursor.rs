@@ -76,6 +76,9 @@ pub(crate) fn open_as(
     let declare = c_string(&format!("DECLARE {cursorname} CURSOR FOR {sql}"), "sql")?;
     with_session(who, |s, ctx| {
         let conn = conn_of(s, name)?;
+        if conn.in_pipeline() {
+            return Err(super::pipeline::refused_in_pipeline_for("dblink_open"));
+        }
         if conn.transaction_status() == TxStatus::Idle {
             let begun = conn
                 .exec_last(c"BEGIN", &|| ctx.interrupted())
@@ -142,6 +145,9 @@ pub(crate) fn fetch_as(
     let sql = c_string(&format!("FETCH {howmany} FROM {cursorname}"), "cursorname")?;
     let outcome = with_session(who, |s, ctx| {
         let conn = conn_of(s, name)?;
+        if conn.in_pipeline() {
+            return Err(super::pipeline::refused_in_pipeline_for("dblink_fetch"));
+        }
         let res = conn
             .exec_last(&sql, &|| ctx.interrupted())
             .map_err(|e| ctx.interrupted_error(e))?;
@@ -200,6 +206,9 @@ pub(crate) fn close_as(who: Who<'_>, cursorname: &str, fail_on_error: bool) -> R
     let sql = c_string(&format!("CLOSE {cursorname}"), "cursorname")?;
     with_session(who, |s, ctx| {
         let conn = conn_of(s, name)?;
+        if conn.in_pipeline() {
+            return Err(super::pipeline::refused_in_pipeline_for("dblink_close"));
+        }
         let res = conn
             .exec_last(&sql, &|| ctx.interrupted())
             .map_err(|e| ctx.interrupted_error(e))?;

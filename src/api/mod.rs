@@ -4,14 +4,20 @@
 //! `None` dblink's unnamed connection.
 
 mod asynchronous;
+mod build;
 mod connection;
+mod copy;
 mod cursor;
+mod pipeline;
 mod sync;
 mod wait;
 
 pub use asynchronous::*;
+pub use build::*;
 pub use connection::*;
+pub use copy::*;
 pub use cursor::*;
+pub use pipeline::*;
 pub use sync::*;
 pub use wait::*;
 
@@ -211,6 +217,7 @@ pub(crate) fn lock_session<'e>(
     if conn.is_foreign() {
         return Err(inherited(name));
     }
+    copy::refuse_if_copying(entry, conn, name)?;
     Ok(Some(session))
 }
 

@@ -88,14 +88,19 @@ pub(crate) fn dblink_as(who: Who<'_>, sql: &str, fail_on_error: bool) -> Result<
 }
 
 /// dblink's `materializeQueryResult`: sends with `send`, then collects the
-/// results. dblink keeps the rows of the most recent result set and the last
-/// result of all; the last decides what is returned.
+/// results in single-row mode, as dblink does (so that the rows received
+/// before a remote error are kept). dblink keeps the rows of the most
+/// recent result set (complete or not) and the last result of all; the last
+/// decides what is returned.
 fn run_query(
     target: Who<'_>,
     fail_on_error: bool,
     send: impl FnOnce(&mut Conn) -> bool,
 ) -> Result<DblinkResult> {
     let outcome = with_target(target, |conn, name, interrupted| {
+        if conn.in_pipeline() {
+            return Ok(Err(super::pipeline::refused_in_pipeline()));
+        }
         if !send(conn) || !conn.flush(None, interrupted)? {
             let msg = chomp(conn.error_message());
             conn.drain(interrupted)?;
@@ -104,17 +109,47 @@ fn run_query(
                 format!("could not send query: {msg}"),
             )));
         }
-        let mut rows = None;
+        if !conn.single_row_mode() {
+            conn.drain(interrupted)?;
+            return Ok(Err(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                "failed to set single-row mode for dblink query",
+            )));
+        }
+        // The rows of the current (or most recent) result set; `first`:
+        // the next row begins a new one.
+        let mut rows: Option<PgResult> = None;
+        let mut first = true;
         let mut last = Last::None;
         loop {
-            let next = match conn.next_result(None, interrupted)? {
+            match conn.next_result(None, interrupted)? {
                 Fetched::Done => break,
-                Fetched::CopyRefused => Last::CopyRefused,
-                Fetched::Result(res) => Last::Result(res),
-            };
-            if let Last::Result(previous) = std::mem::replace(&mut last, next) {
-                if previous.kind() == ResultKind::Tuples {
-                    rows = Some(previous);
+                Fetched::CopyRefused => {
+                    last = Last::CopyRefused;
+                    first = true;
+                }
+                Fetched::Result(res) if res.kind() == ResultKind::Chunk => {
+                    if first {
+                        let Some(acc) = res.to_accumulator() else {
+                            conn.drain(interrupted)?;
+                            return Ok(Err(out_of_memory()));
+                        };
+                        rows = Some(acc);
+                        first = false;
+                    } else if let Some(acc) = rows.as_mut() {
+                        if !acc.append_rows(&res) {
+                            conn.drain(interrupted)?;
+                            return Ok(Err(out_of_memory()));
+                        }
+                    }
+                }
+                Fetched::Result(res) => {
+                    if first && res.kind() == ResultKind::Tuples {
+                        // An empty result set: its columns.
+                        rows = res.to_accumulator();
+                    }
+                    last = Last::Result(res);
+                    first = true;
                 }
             }
             if conn.is_bad() {
@@ -122,9 +157,11 @@ fn run_query(
             }
         }
         Ok(Ok(match last {
-            Last::Result(r) if matches!(r.kind(), ResultKind::Command | ResultKind::Tuples) => {
-                Ok(DblinkResult::from_remote(r))
-            }
+            Last::Result(r) if r.kind() == ResultKind::Command => Ok(DblinkResult::from_remote(r)),
+            Last::Result(r) if r.kind() == ResultKind::Tuples => match rows {
+                Some(rows) => Ok(DblinkResult::from_remote(rows)),
+                None => Ok(DblinkResult::from_remote(r)),
+            },
             Last::CopyRefused => Err((copy_refused(), rows, name.map(str::to_owned))),
             other => {
                 let err = Error::remote(
@@ -146,6 +183,11 @@ fn run_query(
         Some(rows) => r.with_rows(rows),
         None => r,
     })
+}
+
+/// libpq could not allocate the rows of a result.
+fn out_of_memory() -> Error {
+    Error::new(sqlstate::OUT_OF_MEMORY, "out of memory")
 }
 
 /// `dblink_exec([conn_or_connstr,] sql [, fail_on_error])`: runs a command
@@ -180,6 +222,9 @@ pub fn exec(conn_or_connstr: Option<&str>, sql: &str, fail_on_error: bool) -> Re
 pub(crate) fn exec_as(who: Who<'_>, sql: &str, fail_on_error: bool) -> Result<String> {
     let sql = c_string(sql, "sql")?;
     with_target(who, |conn, name, interrupted| {
+        if conn.in_pipeline() {
+            return Ok(Err(super::pipeline::refused_in_pipeline_for("dblink_exec")));
+        }
         let res = conn.exec_last(&sql, interrupted)?;
         Ok(match res.result().map(|r| r.kind()) {
             Some(ResultKind::Command) => {

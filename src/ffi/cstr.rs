@@ -119,6 +119,10 @@ pub(crate) fn to_c_string(s: &str) -> Result<*mut c_char> {
 /// # Safety
 /// `p` is NULL or came from [`to_c_string`] and is freed only once.
 pub(crate) unsafe fn free_c_string(p: *mut c_char) {
+    // SAFETY: our caller's promise, passed on (COPY data buffers too).
+    if unsafe { super::copy::free_bytes(p) } {
+        return;
+    }
     if !p.is_null() {
         // SAFETY: by the contract above, `p` came from CString::into_raw.
         drop(unsafe { CString::from_raw(p) });

@@ -128,19 +128,25 @@
 
 mod asynchronous;
 mod beyond;
+mod build;
 mod connection;
+mod copy;
 mod cstr;
 mod last_error;
 mod notice;
+mod pipeline;
 mod result;
 mod sync;
 mod version;
 
 pub use asynchronous::*;
 pub use beyond::*;
+pub use build::*;
 pub use connection::*;
+pub use copy::*;
 pub use last_error::*;
 pub use notice::*;
+pub use pipeline::*;
 pub use result::*;
 pub use sync::*;
 pub use version::*;

@@ -681,3 +681,245 @@ impl Drop for Conn {
         unsafe { pq_sys::PQfinish(self.ptr()) }
     }
 }
+
+/// How [`Conn::start_copy`] began.
+pub(crate) enum CopyBegun {
+    /// The statement was not sent (see [`Conn::error_message`]).
+    NotSent,
+    /// A COPY TO STDOUT is running: read it with [`Conn::copy_read`].
+    Out,
+    /// A COPY FROM STDIN is running: feed it with [`Conn::copy_write`].
+    In,
+    /// No COPY of either direction: the statement's first result (an
+    /// error, or a statement that is not a COPY; `None` when the connection
+    /// failed). The statement is finished (its results drained); a COPY
+    /// BOTH was ended as [`Conn::next_result`] ends it.
+    Other(Option<PgResult>),
+}
+
+/// What one [`Conn::copy_read`] gave.
+pub(crate) enum CopyChunk {
+    /// One or more whole data rows (as the server sent them).
+    Data(Vec<u8>),
+    /// The COPY is over: its final result (`COPY n`, or the error that
+    /// ended it; `None` when the connection failed), the query drained.
+    End(Option<PgResult>),
+}
+
+/// How many bytes one [`Conn::copy_read`] gathers at most (more when a
+/// single row is larger): fewer calls, memory still bounded.
+const COPY_READ_BATCH: usize = 64 * 1024;
+
+/// The largest piece handed to one `PQputCopyData` (its length is an int).
+const COPY_WRITE_PIECE: usize = 1 << 30;
+
+// COPY streaming and pipeline mode (src/api/copy.rs, src/api/pipeline.rs).
+impl Conn {
+    /// `PQbackendPID`: the server process of the current session (a reset
+    /// gives a new one).
+    pub(crate) fn backend_pid(&self) -> i32 {
+        // SAFETY: `self.raw` is live.
+        unsafe { pq_sys::PQbackendPID(self.ptr()) }
+    }
+
+    /// Sends one statement (extended protocol: a single statement only),
+    /// and reads its first result to see whether a COPY began.
+    pub(crate) fn start_copy(
+        &mut self,
+        sql: &CStr,
+        interrupted: Interrupted,
+    ) -> Result<CopyBegun, Stop> {
+        if !self.send_query_params(sql, &super::Params::none()) || !self.flush(None, interrupted)? {
+            return Ok(CopyBegun::NotSent);
+        }
+        self.wait_ready(None, interrupted)?;
+        let Some(res) = self.get_result_now() else {
+            return Ok(CopyBegun::Other(None));
+        };
+        match res.copy_direction() {
+            Some(ResultKind::CopyOut) => Ok(CopyBegun::Out),
+            Some(ResultKind::CopyIn) => Ok(CopyBegun::In),
+            Some(other) => {
+                drop(res);
+                self.end_copy(other, None, interrupted)?;
+                self.drain(interrupted)?;
+                Ok(CopyBegun::Other(None))
+            }
+            None => {
+                self.drain(interrupted)?;
+                Ok(CopyBegun::Other(Some(res)))
+            }
+        }
+    }
+
+    /// Reads the next rows of a COPY TO STDOUT (`PQgetCopyData` in async
+    /// mode, waiting with poll(2) as long as it takes, woken by a close or
+    /// reset): up to [`COPY_READ_BATCH`] bytes of whole rows, or the end.
+    pub(crate) fn copy_read(&mut self, interrupted: Interrupted) -> Result<CopyChunk, Stop> {
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let mut buf: *mut std::os::raw::c_char = std::ptr::null_mut();
+            // SAFETY: `self.raw` is live and exclusively ours; async mode (1)
+            // never blocks; `buf` receives NULL or a libpq allocation of `n`
+            // bytes, copied and freed once below.
+            let n = unsafe { pq_sys::PQgetCopyData(self.ptr(), &mut buf, 1) };
+            if !buf.is_null() {
+                if let Ok(len) = usize::try_from(n) {
+                    // SAFETY: libpq returned `n` > 0 readable bytes at `buf`.
+                    out.extend_from_slice(unsafe {
+                        std::slice::from_raw_parts(buf.cast::<u8>(), len)
+                    });
+                }
+                // SAFETY: allocated by libpq for us, freed once here.
+                unsafe { pq_sys::PQfreemem(buf.cast()) };
+            }
+            match n {
+                n if n > 0 => {
+                    if out.len() >= COPY_READ_BATCH {
+                        return Ok(CopyChunk::Data(out));
+                    }
+                }
+                0 if !out.is_empty() => return Ok(CopyChunk::Data(out)),
+                0 => {
+                    let fd = self.socket();
+                    if fd >= 0 {
+                        wait_socket(fd, Interest::Read, None);
+                    }
+                    if interrupted() {
+                        return Err(Stop::Interrupted);
+                    }
+                    if fd < 0 || !self.consume_input() {
+                        // The connection failed: PQgetCopyData would keep
+                        // saying 0; PQgetResult says why, without blocking.
+                        let res = self.get_result_now();
+                        if res.is_some() {
+                            self.drain(interrupted)?;
+                        }
+                        return Ok(CopyChunk::End(res));
+                    }
+                }
+                _ if !out.is_empty() => {
+                    // The end (or a failure) after some rows: hand the rows
+                    // over first; the next call sees the end again.
+                    return Ok(CopyChunk::Data(out));
+                }
+                _ => {
+                    // -1: done, -2: failed; either way the final result (or
+                    // NULL on a broken connection) follows.
+                    self.wait_ready(None, interrupted)?;
+                    let res = self.get_result_now();
+                    if res.is_some() {
+                        self.drain(interrupted)?;
+                    }
+                    return Ok(CopyChunk::End(res));
+                }
+            }
+        }
+    }
+
+    /// Sends data to a COPY FROM STDIN (`PQputCopyData`, then a flush that
+    /// waits as long as it takes, woken by a close or reset, so that memory
+    /// stays bounded). `Ok(false)` when sending failed (see
+    /// [`Conn::error_message`]).
+    pub(crate) fn copy_write(
+        &mut self,
+        data: &[u8],
+        interrupted: Interrupted,
+    ) -> Result<bool, Stop> {
+        for piece in data.chunks(COPY_WRITE_PIECE) {
+            let len = c_int::try_from(piece.len()).unwrap_or(c_int::MAX);
+            loop {
+                // SAFETY: `self.raw` is live and exclusively ours; `piece` is
+                // `len` readable bytes for the call (libpq copies them).
+                match unsafe { pq_sys::PQputCopyData(self.ptr(), piece.as_ptr().cast(), len) } {
+                    1 => break,
+                    0 => {
+                        // No room in libpq's buffer: send what it holds first.
+                        if !self.flush(None, interrupted)? {
+                            return Ok(false);
+                        }
+                    }
+                    _ => return Ok(false),
+                }
+            }
+            if !self.flush(None, interrupted)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Ends a COPY FROM STDIN (`PQputCopyEnd`; `abort` is the reason of a
+    /// failed copy, NULL finishes it), and returns its final result (`None`
+    /// when the connection failed), the query drained.
+    pub(crate) fn copy_finish(
+        &mut self,
+        abort: Option<&CStr>,
+        interrupted: Interrupted,
+    ) -> Result<Option<PgResult>, Stop> {
+        let reason = abort.map_or(std::ptr::null(), CStr::as_ptr);
+        loop {
+            // SAFETY: `self.raw` is live and exclusively ours; `reason` is
+            // NULL or a valid C string for the call.
+            match unsafe { pq_sys::PQputCopyEnd(self.ptr(), reason) } {
+                1 => break,
+                0 => {
+                    if !self.flush(None, interrupted)? {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.flush(None, interrupted)?;
+        self.wait_ready(None, interrupted)?;
+        let res = self.get_result_now();
+        if res.is_some() {
+            self.drain(interrupted)?;
+        }
+        Ok(res)
+    }
+
+    /// `PQsetSingleRowMode` (right after a send); true when accepted.
+    pub(crate) fn single_row_mode(&mut self) -> bool {
+        // SAFETY: `self.raw` is live and exclusively ours.
+        unsafe { pq_sys::PQsetSingleRowMode(self.ptr()) == 1 }
+    }
+
+    /// `PQenterPipelineMode`; true when the connection is now in pipeline
+    /// mode (false: not idle; see [`Conn::error_message`]).
+    pub(crate) fn enter_pipeline(&mut self) -> bool {
+        // SAFETY: `self.raw` is live and exclusively ours.
+        unsafe { pq_sys::PQenterPipelineMode(self.ptr()) == 1 }
+    }
+
+    /// `PQexitPipelineMode`; true when the connection is out of pipeline
+    /// mode (false: results are still to be read).
+    pub(crate) fn exit_pipeline(&mut self) -> bool {
+        // SAFETY: `self.raw` is live and exclusively ours.
+        unsafe { pq_sys::PQexitPipelineMode(self.ptr()) == 1 }
+    }
+
+    /// `PQpipelineSync` (queues a sync point; follow with [`Conn::flush`]);
+    /// true when queued.
+    pub(crate) fn pipeline_sync(&mut self) -> bool {
+        // SAFETY: `self.raw` is live and exclusively ours.
+        unsafe { pq_sys::PQpipelineSync(self.ptr()) == 1 }
+    }
+
+    /// Whether the connection is in pipeline mode (`PQpipelineStatus`).
+    pub(crate) fn in_pipeline(&self) -> bool {
+        // SAFETY: `self.raw` is live.
+        unsafe { pq_sys::PQpipelineStatus(self.ptr()) != pq_sys::PGpipelineStatus::PQ_PIPELINE_OFF }
+    }
+
+    /// The next result of a pipeline (waiting as long as it takes, woken by
+    /// a close or reset); `None` is the end of one statement's results.
+    pub(crate) fn pipeline_result(
+        &mut self,
+        interrupted: Interrupted,
+    ) -> Result<Option<PgResult>, Stop> {
+        self.wait_ready(None, interrupted)?;
+        Ok(self.get_result_now())
+    }
+}

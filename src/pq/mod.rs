@@ -15,7 +15,9 @@ pub(crate) use conn::{
     Conn, Fetched, Last, PollStatus, ServerNotice, Stop, TxStatus, capture_notices,
     notices_captured,
 };
+pub(crate) use conn::{CopyBegun, CopyChunk};
 pub(crate) use process::generation as process_generation;
+pub(crate) use result::PipelineMark;
 pub(crate) use result::{PgResult, ResultKind};
 pub(crate) use wait::{Deadline, Interest, deadline_after, earlier, shutdown_socket, wait_sockets};
 
@@ -29,6 +31,14 @@ pub(crate) struct Params {
 }
 
 impl Params {
+    /// No parameters.
+    pub(crate) fn none() -> Params {
+        Params {
+            _buf: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
     /// The parameters, or `Err(())` when one holds a NUL byte.
     pub(crate) fn new(params: &[Option<&str>]) -> Result<Params, ()> {
         let len: usize = params.iter().flatten().map(|p| p.len() + 1).sum();

@@ -142,3 +142,87 @@ impl Drop for PgResult {
         unsafe { pq_sys::PQclear(self.raw.as_ptr()) }
     }
 }
+
+/// A result that marks a place in a pipeline rather than a statement's
+/// outcome (see [`PgResult::pipeline_mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PipelineMark {
+    /// PGRES_PIPELINE_SYNC: a sync point was reached.
+    Sync,
+    /// PGRES_PIPELINE_ABORTED: the statement was skipped after an error.
+    Aborted,
+}
+
+// Pipelines, and dblink()'s single-row reading (src/api/sync.rs).
+impl PgResult {
+    /// Whether this result is a pipeline's sync point or an aborted
+    /// statement.
+    pub(crate) fn pipeline_mark(&self) -> Option<PipelineMark> {
+        use pq_sys::ExecStatusType as S;
+        // SAFETY: `self.raw` is a live PGresult.
+        match unsafe { pq_sys::PQresultStatus(self.ptr()) } {
+            S::PGRES_PIPELINE_SYNC => Some(PipelineMark::Sync),
+            S::PGRES_PIPELINE_ABORTED => Some(PipelineMark::Aborted),
+            _ => None,
+        }
+    }
+
+    /// A copy of this result (its columns and rows) that more rows can be
+    /// appended to ([`PgResult::append_rows`]); `None` when out of memory.
+    pub(crate) fn to_accumulator(&self) -> Option<PgResult> {
+        let flags = (pq_sys::PG_COPYRES_ATTRS | pq_sys::PG_COPYRES_TUPLES) as c_int;
+        // SAFETY: `self.raw` is live; PQcopyResult returns NULL or a new
+        // PGresult that the new PgResult owns.
+        unsafe { PgResult::from_raw(pq_sys::PQcopyResult(self.ptr(), flags)) }
+    }
+
+    /// Appends the rows of `other` (same columns) to this result, which
+    /// must be one made by [`PgResult::to_accumulator`]; false when out of
+    /// memory or the shapes differ.
+    pub(crate) fn append_rows(&mut self, other: &PgResult) -> bool {
+        let nfields = self.nfields();
+        if other.nfields() != nfields {
+            return false;
+        }
+        let base = self.ntuples();
+        for row in 0..other.ntuples() {
+            let (Ok(src), Ok(dst)) = (c_int::try_from(row), c_int::try_from(base + row)) else {
+                return false;
+            };
+            for col in 0..nfields {
+                let Ok(c) = c_int::try_from(col) else {
+                    return false;
+                };
+                // SAFETY: `other.raw` is live and the indexes are in range;
+                // the value is valid while `other` lives, and PQsetvalue
+                // copies it into `self`, which we own exclusively (`&mut`):
+                // no other reference to this PGresult exists.
+                let ok = unsafe {
+                    let (value, len) = if pq_sys::PQgetisnull(other.ptr(), src, c) != 0 {
+                        (std::ptr::null_mut(), -1)
+                    } else {
+                        (
+                            pq_sys::PQgetvalue(other.ptr(), src, c),
+                            pq_sys::PQgetlength(other.ptr(), src, c),
+                        )
+                    };
+                    pq_sys::PQsetvalue(self.raw.as_ptr(), dst, c, value, len)
+                };
+                if ok == 0 {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The row count of a command's status (`PQcmdTuples`), 0 when it has
+    /// none.
+    pub(crate) fn cmd_tuples(&self) -> u64 {
+        // SAFETY: `self.raw` is live; PQcmdTuples takes a mutable pointer for
+        // historical reasons but does not modify the result.
+        unsafe { super::owned_text(pq_sys::PQcmdTuples(self.raw.as_ptr())) }
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+}
