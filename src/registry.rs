@@ -503,3 +503,42 @@ pub(crate) fn names() -> Vec<String> {
     names.sort();
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_truncated_to_63_bytes_on_a_character_boundary() {
+        let short = "a".repeat(63);
+        assert_eq!(truncate(&short), short);
+        assert_eq!(truncated(&short), None);
+        let long = "b".repeat(70);
+        assert_eq!(truncate(&long).len(), 63);
+        assert_eq!(truncated(&long), Some(&long[..63]));
+        // A two-byte character across the 63rd byte is dropped whole.
+        let s = format!("{}é", "c".repeat(62));
+        assert_eq!(s.len(), 64);
+        assert_eq!(truncate(&s), "c".repeat(62));
+    }
+
+    #[test]
+    fn a_name_with_nul_is_refused() {
+        let e = key("a\0b").expect_err("refused");
+        assert_eq!(e.sqlstate, sqlstate::INVALID_PARAMETER_VALUE);
+        assert!(key("ab").is_ok());
+        assert!(!contains("a\0b"));
+    }
+
+    #[test]
+    fn the_name_hash_mixes_every_byte() {
+        let hash = |s: &str| {
+            let mut h = NameHasher::default();
+            h.write(s.as_bytes());
+            h.finish()
+        };
+        assert_ne!(hash("shard_1"), hash("shard_2"));
+        assert_ne!(hash("abcdefgh1"), hash("abcdefgh2"));
+        assert_eq!(hash("x"), hash("x"));
+    }
+}

@@ -650,3 +650,87 @@ pub fn connect_poll(name: Option<&str>) -> Result<ConnectProgress> {
     entry.arm(&session);
     Ok(ConnectProgress::Ready)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(connstr: &str) -> ConnParams {
+        let c = std::ffi::CString::new(connstr).expect("no NUL");
+        ConnParams::parse(&c).expect("parses")
+    }
+
+    #[test]
+    fn utf8_is_recognized_in_every_spelling_postgresql_accepts() {
+        for enc in ["UTF8", "utf8", "UTF-8", "utf_8", "Unicode", "UNICODE"] {
+            assert!(is_utf8(enc), "{enc}");
+        }
+        for enc in ["LATIN1", "SQL_ASCII", "auto", "", "utf16"] {
+            assert!(!is_utf8(enc), "{enc}");
+        }
+    }
+
+    #[test]
+    fn connect_timeout_bounds_the_connect_per_host_with_libpqs_minimum() {
+        assert_eq!(connect_bound(&parsed("host=a")), None);
+        assert_eq!(connect_bound(&parsed("host=a connect_timeout=0")), None);
+        assert_eq!(connect_bound(&parsed("host=a connect_timeout=-3")), None);
+        assert_eq!(connect_bound(&parsed("host=a connect_timeout=junk")), None);
+        // libpq takes 1 as 2 seconds.
+        assert_eq!(
+            connect_bound(&parsed("host=a connect_timeout=1")),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            connect_bound(&parsed("host=a connect_timeout=5")),
+            Some(Duration::from_secs(5))
+        );
+        // Each host gets the timeout.
+        assert_eq!(
+            connect_bound(&parsed("host=a,b,c connect_timeout=2")),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(
+            connect_bound(&parsed("postgresql://a,b/db?connect_timeout=3")),
+            Some(Duration::from_secs(6))
+        );
+    }
+
+    #[test]
+    fn a_password_is_found_in_keywords_and_uri_user_info() {
+        assert!(mentions_password("host=a password=secret"));
+        assert!(mentions_password("host=a PASSWORD = 'x'"));
+        assert!(mentions_password("postgresql://u:secret@h/db"));
+        assert!(mentions_password("postgres://h/db?password=x"));
+        assert!(!mentions_password("postgresql://u@h/db"));
+        assert!(!mentions_password("host=a user=b"));
+    }
+
+    #[test]
+    fn quoted_pieces_are_masked_but_single_punctuation_kept() {
+        assert_eq!(
+            mask_quoted(r#"missing "=" after "password secret" in connection info string"#),
+            r#"missing "=" after "***" in connection info string"#
+        );
+        assert_eq!(mask_quoted("no quotes at all"), "no quotes at all");
+        assert_eq!(
+            mask_quoted(r#"invalid "sslmode" value: "x""#),
+            r#"invalid "***" value: "***""#
+        );
+    }
+
+    #[test]
+    fn client_encoding_is_refused_unless_utf8_and_always_sent_as_utf8() {
+        let e = Target::parse("host=a client_encoding=LATIN1")
+            .err()
+            .expect("refused");
+        assert_eq!(e.sqlstate, sqlstate::INVALID_PARAMETER_VALUE);
+        assert!(e.message.contains("\"LATIN1\""), "{}", e.message);
+        let t = Target::parse("host=a client_encoding=utf8").expect("accepted");
+        assert_eq!(t.params.get("client_encoding"), Some("UTF8"));
+        let t = Target::parse("host=a").expect("accepted");
+        assert_eq!(t.params.get("client_encoding"), Some("UTF8"));
+        let e = Target::parse("nope").err().expect("no '='");
+        assert_eq!(e.sqlstate, sqlstate::UNABLE_TO_ESTABLISH);
+    }
+}

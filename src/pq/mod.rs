@@ -205,6 +205,24 @@ unsafe fn owned_text(ptr: *const std::os::raw::c_char) -> Option<String> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn parameters_share_one_buffer_and_null_stays_null() {
+        let p = super::Params::new(&[Some("a"), None, Some(""), Some("bcd")]).expect("params");
+        assert_eq!(p.values.len(), 4);
+        assert!(p.values[1].is_null());
+        let text = |i: usize| {
+            // SAFETY: non-NULL entries point to NUL-terminated strings in
+            // `p`'s buffer, alive while `p` is.
+            let c = unsafe { std::ffi::CStr::from_ptr(p.values[i]) };
+            c.to_bytes().to_vec()
+        };
+        assert_eq!(text(0), b"a");
+        assert_eq!(text(2), b"");
+        assert_eq!(text(3), b"bcd");
+        assert!(super::Params::new(&[Some("x\0y")]).is_err());
+        assert!(super::Params::none().values.is_empty());
+    }
+
+    #[test]
     fn versions_are_normalized_to_postgresql_format() {
         assert_eq!(super::normalize_version(180600), 180006);
         assert_eq!(super::normalize_version(180006), 180006);

@@ -147,3 +147,37 @@ pub(crate) fn shutdown_socket(fd: &OwnedFd) {
         libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_timeout_is_no_bound_and_never_panics() {
+        assert_eq!(deadline_after(None), None);
+        assert_eq!(deadline_after(Some(Duration::MAX)), None);
+        assert!(deadline_after(Some(Duration::from_secs(1))).is_some());
+    }
+
+    #[test]
+    fn the_earlier_deadline_wins_and_none_is_the_latest() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(1);
+        assert_eq!(earlier(Some(now), Some(later)), Some(now));
+        assert_eq!(earlier(Some(later), Some(now)), Some(now));
+        assert_eq!(earlier(None, Some(now)), Some(now));
+        assert_eq!(earlier(Some(now), None), Some(now));
+        assert_eq!(earlier(None, None), None);
+    }
+
+    #[test]
+    fn poll_timeouts_round_up_and_saturate() {
+        assert_eq!(remaining_ms(None), -1);
+        let past = Instant::now().checked_sub(Duration::from_secs(1));
+        assert_eq!(remaining_ms(past), 0);
+        let soon = Instant::now() + Duration::from_micros(10);
+        assert!((0..=1).contains(&remaining_ms(Some(soon))));
+        let far = Instant::now() + Duration::from_secs(10 * 365 * 86_400);
+        assert_eq!(remaining_ms(Some(far)), c_int::MAX);
+    }
+}
