@@ -16,6 +16,12 @@
  *   rawpq bulk       CONNSTR SQL CHUNK         one query, every cell read (CHUNK > 0: chunked rows mode)
  *   rawpq connect    CONNSTR N                 N sequential PQconnectdb + PQsetClientEncoding
  *   rawpq contention CONNSTR THREADS N         THREADS threads, each its own PGconn, N x "SELECT 1"
+ *   rawpq copy       SRC DST TO_SQL FROM_SQL PREP
+ *                                              PREP run on DST (untimed), then TO_SQL (a COPY TO
+ *                                              STDOUT) on SRC read with PQgetCopyData piped into
+ *                                              FROM_SQL (a COPY FROM STDIN) on DST, PQputCopyData
+ *   rawpq pipeline   CONNSTR N BATCH           N parameterised INSERTs in pipeline mode, a
+ *                                              PQpipelineSync every BATCH, then their results
  *
  * Prints one line "RESULT key=value ..." (wall_ns, cpu_ns of the measuring
  * thread -- of the process for fanout_n --, maxrss_kb of the process, ops,
@@ -375,6 +381,113 @@ static int contention(const char *connstr, int threads, long long n) {
     return 0;
 }
 
+/* Runs `sql` (no result rows expected), dying on an error. */
+static void exec_or_die(PGconn *conn, const char *sql) {
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        die(sql, conn);
+    PQclear(res);
+}
+
+/* The final result of a COPY (or of any statement): dies unless it is
+ * COMMAND_OK; returns its row count; reads the results to the end. */
+static long long command_rows(PGconn *conn, const char *what) {
+    PGresult *res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        die(what, conn);
+    long long rows = atoll(PQcmdTuples(res));
+    PQclear(res);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    return rows;
+}
+
+/* `rawpq copy SRC DST TO_SQL FROM_SQL PREP`: what a C programmer writes to
+ * move a table between two databases: the COPY TO's rows read with
+ * PQgetCopyData (blocking) and each handed to PQputCopyData (blocking
+ * connection: libpq sends when its buffer fills), then PQputCopyEnd. */
+static int copy_pipe(const char *src, const char *dst, const char *to_sql, const char *from_sql,
+                     const char *prep) {
+    PGconn *a = connect_or_die(src), *b = connect_or_die(dst);
+    exec_or_die(b, prep);
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    PGresult *res = PQexec(b, from_sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN)
+        die("COPY FROM STDIN did not start", b);
+    PQclear(res);
+    res = PQexec(a, to_sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT)
+        die("COPY TO STDOUT did not start", a);
+    PQclear(res);
+    char *buf = NULL;
+    int n;
+    while ((n = PQgetCopyData(a, &buf, 0)) > 0) {
+        if (PQputCopyData(b, buf, n) != 1)
+            die("PQputCopyData failed", b);
+        PQfreemem(buf);
+    }
+    if (n == -2)
+        die("PQgetCopyData failed", a);
+    long long sent = command_rows(a, "COPY TO STDOUT failed");
+    if (PQputCopyEnd(b, NULL) != 1)
+        die("PQputCopyEnd failed", b);
+    long long rows = command_rows(b, "COPY FROM STDIN failed");
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    if (sent != rows)
+        die("COPY TO and COPY FROM row counts differ", NULL);
+    report(wall, cpu, rows, (unsigned long long)rows);
+    PQfinish(a);
+    PQfinish(b);
+    return 0;
+}
+
+/* `rawpq pipeline CONNSTR N BATCH`: N parameterised INSERTs (text
+ * parameters) in pipeline mode: BATCH of them queued with
+ * PQsendQueryParams, a PQpipelineSync, then their results (each statement's
+ * result and its NULL) and the sync point's; check = rows inserted. */
+static int pipeline(const char *connstr, long long n, long long batch) {
+    PGconn *conn = connect_or_die(connstr);
+    exec_or_die(conn, "create temp table bench_ins(a int, b text)");
+    if (batch <= 0)
+        batch = n;
+    const char *sql = "insert into bench_ins values ($1::int, $2)";
+    char num[32];
+    unsigned long long check = 0;
+    int64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    if (!PQenterPipelineMode(conn))
+        die("PQenterPipelineMode failed", conn);
+    for (long long i = 0; i < n;) {
+        long long end = i + batch < n ? i + batch : n, queued = end - i;
+        for (; i < end; i++) {
+            snprintf(num, sizeof num, "%lld", i);
+            const char *values[2] = {num, "some text"};
+            if (!PQsendQueryParams(conn, sql, 2, NULL, values, NULL, NULL, 0))
+                die("PQsendQueryParams failed", conn);
+        }
+        if (!PQpipelineSync(conn))
+            die("PQpipelineSync failed", conn);
+        for (long long k = 0; k < queued; k++) {
+            PGresult *res = PQgetResult(conn);
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                die("insert failed", conn);
+            check += (unsigned long long)atoll(PQcmdTuples(res));
+            PQclear(res);
+            if ((res = PQgetResult(conn)) != NULL)
+                die("more than one result for an insert", conn);
+        }
+        PGresult *res = PQgetResult(conn);
+        if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+            die("no sync point result", conn);
+        PQclear(res);
+    }
+    if (!PQexitPipelineMode(conn))
+        die("PQexitPipelineMode failed", conn);
+    int64_t wall = now_ns(CLOCK_MONOTONIC) - t0, cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    report(wall, cpu, n, check);
+    PQfinish(conn);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "latency") == 0)
         return latency(argv[2], atoll(argv[3]));
@@ -392,9 +505,14 @@ int main(int argc, char **argv) {
         return connect_seq(argv[2], atoi(argv[3]));
     if (argc >= 5 && strcmp(argv[1], "contention") == 0)
         return contention(argv[2], atoi(argv[3]), atoll(argv[4]));
+    if (argc >= 7 && strcmp(argv[1], "copy") == 0)
+        return copy_pipe(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (argc >= 5 && strcmp(argv[1], "pipeline") == 0)
+        return pipeline(argv[2], atoll(argv[3]), atoll(argv[4]));
     fprintf(stderr,
             "usage: rawpq latency CONNSTR N | fanout CONNSTR NCONN SQL | fanout_n CONNSTR NCONN SQL |\n"
             "       bulk CONNSTR SQL CHUNK |\n"
-            "       connect CONNSTR N | contention CONNSTR THREADS N\n");
+            "       connect CONNSTR N | contention CONNSTR THREADS N |\n"
+            "       copy SRC DST TO_SQL FROM_SQL PREP | pipeline CONNSTR N BATCH\n");
     return 2;
 }

@@ -158,6 +158,19 @@ pub fn main(args: &[String]) -> Res<()> {
             num(rest, 1, "threads")?,
             num(rest, 2, "n")?,
         )?,
+        ("pgdblink", "copy") => pgd_copy(
+            arg(rest, 0, "source connstr")?,
+            arg(rest, 1, "target connstr")?,
+            arg(rest, 2, "copy to sql")?,
+            arg(rest, 3, "copy from sql")?,
+            arg(rest, 4, "prepare sql")?,
+        )?,
+        ("pgdblink", "pipeline") => pgd_pipeline(
+            arg(rest, 0, "connstr")?,
+            num(rest, 1, "n")?,
+            num(rest, 2, "batch")?,
+            arg(rest, 3, "mode")?,
+        )?,
         ("rust-postgres", "latency") => rp_latency(arg(rest, 0, "connstr")?, num(rest, 1, "n")?)?,
         ("rust-postgres", "bulk") => rp_bulk(
             arg(rest, 0, "connstr")?,
@@ -172,6 +185,11 @@ pub fn main(args: &[String]) -> Res<()> {
             arg(rest, 3, "sql")?,
             arg(rest, 4, "mode")?,
             false,
+        )?,
+        ("dblink", "copy") => dblink_copy(
+            arg(rest, 0, "target connstr")?,
+            arg(rest, 1, "insert sql")?,
+            arg(rest, 2, "prepare sql")?,
         )?,
         ("dblink", "fanout_n") => dblink_fanout(
             arg(rest, 0, "control connstr")?,
@@ -577,6 +595,91 @@ fn pgd_contention(connstr: &str, threads: usize, n: u64) -> Res<Report> {
     Ok(report)
 }
 
+/// `copy_between` from a COPY TO STDOUT on `src` into a COPY FROM STDIN on
+/// `dst` (the counterpart of `rawpq copy`); `prep` runs on `dst` first,
+/// untimed (the suite truncates the target there). check = rows copied.
+fn pgd_copy(src: &str, dst: &str, to_sql: &str, from_sql: &str, prep: &str) -> Res<Report> {
+    let (a, b) = ("bench_copy_src", "bench_copy_dst");
+    pgdblink::connect(Some(a), src).map_err(pg)?;
+    pgdblink::connect(Some(b), dst).map_err(pg)?;
+    pgdblink::exec(Some(b), prep, true).map_err(pg)?;
+    let s = Section::start();
+    let rows = pgdblink::copy_between(Some(a), to_sql, Some(b), from_sql).map_err(pg)?;
+    let report = s.stop(rows, rows);
+    pgdblink::disconnect_all();
+    Ok(report)
+}
+
+/// The rows of a command status such as `INSERT 0 1` (its last number).
+fn status_rows(status: &str) -> u64 {
+    status
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `n` parameterised INSERTs into a temp table (the counterpart of `rawpq
+/// pipeline`): `mode` `batch`, `exec_batch` over `batch` parameter rows at
+/// a time (the rows' text made inside the timed part, as the C anchor's
+/// snprintf is); `sequential`, `send_query_params` and `get_result` until
+/// `Done`, one insert at a time. check = rows inserted.
+fn pgd_pipeline(connstr: &str, n: u64, batch: u64, mode: &str) -> Res<Report> {
+    let name = "bench_pipeline";
+    let sql = "insert into bench_ins values ($1::int, $2)";
+    pgdblink::connect(Some(name), connstr).map_err(pg)?;
+    pgdblink::exec(
+        Some(name),
+        "create temp table bench_ins(a int, b text)",
+        true,
+    )
+    .map_err(pg)?;
+    let s = Section::start();
+    let mut check = 0u64;
+    match mode {
+        "batch" => {
+            let batch = batch.max(1);
+            let mut nums: Vec<String> = Vec::new();
+            let mut start = 0;
+            while start < n {
+                let end = (start + batch).min(n);
+                nums.clear();
+                nums.extend((start..end).map(|i| i.to_string()));
+                let rows: Vec<[Option<&str>; 2]> = nums
+                    .iter()
+                    .map(|v| [Some(v.as_str()), Some("some text")])
+                    .collect();
+                let refs: Vec<&[Option<&str>]> = rows.iter().map(|r| &r[..]).collect();
+                check += pgdblink::exec_batch(Some(name), sql, &refs).map_err(pg)?;
+                start = end;
+            }
+        }
+        "sequential" => {
+            let mut num = String::new();
+            for i in 0..n {
+                num.clear();
+                let _ = write!(num, "{i}");
+                if !pgdblink::send_query_params(Some(name), sql, &[Some(&num), Some("some text")])
+                    .map_err(pg)?
+                {
+                    return Err("send_query_params failed".into());
+                }
+                loop {
+                    let res = pgdblink::get_result(Some(name), true).map_err(pg)?;
+                    if res.status() == Status::Done {
+                        break;
+                    }
+                    check += res.get(0, 0).map_or(0, status_rows);
+                }
+            }
+        }
+        other => return Err(format!("unknown pipeline mode {other}")),
+    }
+    let report = s.stop(n, check);
+    pgdblink::disconnect(Some(name)).map_err(pg)?;
+    Ok(report)
+}
+
 // ---------------------------------------------------------------------------
 // rust-postgres (the sync `postgres` crate)
 // ---------------------------------------------------------------------------
@@ -776,5 +879,25 @@ fn dblink_fanout(
         ops: u64::try_from(nconn).unwrap_or(0),
         check: 0,
         extra,
+    })
+}
+
+/// The real dblink moving a table: `sql`, an `INSERT INTO ... SELECT * FROM
+/// dblink(...)` run in the target database, where the server's dblink reads
+/// the source (into a tuplestore) and the INSERT writes it. `prep` runs
+/// first, untimed. check = rows inserted. The client does nothing but wait:
+/// its RSS and CPU say nothing about dblink (the work is in the backend).
+fn dblink_copy(target: &str, sql: &str, prep: &str) -> Res<Report> {
+    let e = |e: postgres::Error| format!("postgres (dblink session): {e}");
+    let mut client = rp_connect_one(target)?;
+    client.batch_execute(prep).map_err(e)?;
+    let t0 = Instant::now();
+    let rows = client.execute(sql, &[]).map_err(e)?;
+    Ok(Report {
+        wall_ns: t0.elapsed().as_nanos(),
+        cpu_ns: 0,
+        ops: rows,
+        check: rows,
+        extra: Vec::new(),
     })
 }

@@ -10,7 +10,8 @@
 //! scripts/bench.sh --only fanout_n [--fanout-n 10,150,1000]
 //! ```
 //! Workloads (for `--only`): latency, callgrind, fanout, bulk, stream,
-//! connect, contention, fanout_n. See benches/BENCHMARKS.md for results.
+//! connect, contention, fanout_n, copy, pipeline. See benches/BENCHMARKS.md
+//! for results.
 
 #[path = "../../tests/support/server.rs"]
 mod server;
@@ -36,6 +37,8 @@ const WORKLOADS: &[&str] = &[
     "connect",
     "contention",
     "fanout_n",
+    "copy",
+    "pipeline",
 ];
 
 /// Workload sizes: the issue's, or tiny ones that only prove the code runs.
@@ -54,6 +57,13 @@ struct Sizes {
     /// The fan-out at scale: connection counts, and the `pg_sleep` seconds.
     fanout_ns: &'static [usize],
     fanout_n_sleep: &'static str,
+    /// Moving data: rows copied from database A into B; the once-only
+    /// larger copy_between (peak RSS: flat memory), if any.
+    copy_rows: u64,
+    copy_big: Option<u64>,
+    /// Parameterised inserts, and the pipeline's batch (rows per sync point).
+    pipeline_n: u64,
+    pipeline_batch: u64,
 }
 
 const FULL: Sizes = Sizes {
@@ -70,6 +80,10 @@ const FULL: Sizes = Sizes {
     thread_n: 20_000,
     fanout_ns: &[10, 150, 1_000],
     fanout_n_sleep: "0.3",
+    copy_rows: 1_000_000,
+    copy_big: Some(10_000_000),
+    pipeline_n: 10_000,
+    pipeline_batch: 1_000,
 };
 
 const TINY: Sizes = Sizes {
@@ -86,6 +100,10 @@ const TINY: Sizes = Sizes {
     thread_n: 100,
     fanout_ns: &[4],
     fanout_n_sleep: "0.05",
+    copy_rows: 10_000,
+    copy_big: None,
+    pipeline_n: 500,
+    pipeline_batch: 100,
 };
 
 struct Opts {
@@ -346,6 +364,8 @@ fn run(opts: &Opts) -> Result<(), String> {
             "connect" => connect(&mut ctx)?,
             "contention" => contention(&mut ctx)?,
             "fanout_n" => fanout_n::fanout_n(&mut ctx, &srv)?,
+            "copy" => copy(&mut ctx, &srv)?,
+            "pipeline" => pipeline(&mut ctx)?,
             _ => unreachable!("workload names come from WORKLOADS"),
         };
         progress(&format!("{w} took {:.1} s", t.elapsed().as_secs_f64()));
@@ -1168,5 +1188,335 @@ fn contention(ctx: &mut Ctx) -> Result<Vec<Row>, String> {
         Row::new(wl_cpu, "pgdblink", "µs", pgd_cpu.clone()),
         Row::new(wl_cpu, "raw libpq (C)", "µs", raw_cpu.clone())
             .ratio(paired_ratio(&pgd_cpu, &raw_cpu), Bar::none()),
+    ])
+}
+
+// ---------------------------------------------------------------------------
+// 9. Moving data: COPY between databases, pipelines (issue 13)
+// ---------------------------------------------------------------------------
+
+/// The two databases of the copy workload, on the suite's server.
+const COPY_DB_A: &str = "bench_copy_a";
+const COPY_DB_B: &str = "bench_copy_b";
+
+/// What each copy child runs on the target before its timed part: an empty
+/// target, and a checkpoint, so that no run pays for the previous one's
+/// dirty pages.
+const COPY_PREP: &str = "truncate bench_dst; checkpoint";
+
+/// `connstr` for database `db` (a later `dbname` overrides the first).
+fn with_db(connstr: &str, db: &str) -> String {
+    format!("{connstr} dbname={db}")
+}
+
+/// `count` rows of (int, md5 text, timestamptz) as table `bench_src` in A,
+/// an empty `bench_dst` and the dblink extension in B.
+fn copy_setup(srv: &server::Server, rows: u64) -> Result<(), String> {
+    for db in [COPY_DB_A, COPY_DB_B] {
+        srv.psql(
+            "postgres",
+            &format!("drop database if exists {db}; create database {db}"),
+        )?;
+    }
+    srv.psql(
+        COPY_DB_A,
+        &format!(
+            "create table bench_src(g int, m text, t timestamptz);
+             insert into bench_src select g, md5(g::text), now() from generate_series(1, {rows}) g;
+             vacuum analyze bench_src"
+        ),
+    )?;
+    srv.psql(
+        COPY_DB_B,
+        "create table bench_dst(g int, m text, t timestamptz);
+         create extension if not exists dblink",
+    )?;
+    Ok(())
+}
+
+/// The COPY statements of one format (`text` or `binary`), source `from`
+/// (a table, or a query in parentheses).
+fn copy_sql(from: &str, format: &str) -> (String, String) {
+    let with = if format == "binary" {
+        " (format binary)"
+    } else {
+        ""
+    };
+    (
+        format!("copy {from} to stdout{with}"),
+        format!("copy bench_dst from stdin{with}"),
+    )
+}
+
+fn copy(ctx: &mut Ctx, srv: &server::Server) -> Result<Vec<Row>, String> {
+    let n = ctx.sizes.copy_rows;
+    progress(&format!(
+        "copy: creating {COPY_DB_A} with {} rows and {COPY_DB_B}",
+        thousands(n)
+    ));
+    copy_setup(srv, n)?;
+    let (a, b) = (
+        with_db(&ctx.connstr, COPY_DB_A),
+        with_db(&ctx.connstr, COPY_DB_B),
+    );
+    let dblink_sql = format!(
+        "insert into bench_dst select * from dblink('{}', 'select * from bench_src') \
+         as x(g int, m text, t timestamptz)",
+        a.replace('\'', "''")
+    );
+    let imps = [
+        "raw-text",
+        "pgdblink-text",
+        "raw-binary",
+        "pgdblink-binary",
+        "dblink",
+    ];
+    let mut by: HashMap<&str, Vec<Sample>> = HashMap::new();
+    for rep in 0..ctx.reps {
+        for imp in ctx.order(rep, &imps) {
+            let format = imp.rsplit('-').next().unwrap_or("text");
+            let (to_sql, from_sql) = copy_sql("bench_src", format);
+            let s = match imp {
+                "dblink" => ctx.rust("dblink", "copy", &[&b, &dblink_sql, COPY_PREP])?,
+                _ if imp.starts_with("raw") => {
+                    ctx.c("copy", &[&a, &b, &to_sql, &from_sql, COPY_PREP])?
+                }
+                _ => ctx.rust("pgdblink", "copy", &[&a, &b, &to_sql, &from_sql, COPY_PREP])?,
+            };
+            progress(&format!(
+                "copy rep {}/{}: {imp} {:.0} k rows/s, peak RSS {:.1} MiB",
+                rep + 1,
+                ctx.reps,
+                k_per_s(&s),
+                mib(&s)
+            ));
+            if s.f("check") != n as f64 {
+                return Err(format!("copy: {imp} copied {} rows, not {n}", s.s("check")));
+            }
+            by.entry(imp).or_default().push(s);
+        }
+    }
+    // Once: copy_between at a larger size (a query as the source, so that
+    // the source table need not be 10 × larger), for its peak RSS.
+    let big = match ctx.sizes.copy_big {
+        Some(big) => {
+            let src = format!("(select g, md5(g::text), now() from generate_series(1, {big}) g)");
+            let (to_sql, from_sql) = copy_sql(&src, "binary");
+            let s = ctx.rust("pgdblink", "copy", &[&a, &b, &to_sql, &from_sql, COPY_PREP])?;
+            progress(&format!(
+                "copy: pgdblink-binary {} rows {:.0} k rows/s, peak RSS {:.1} MiB",
+                thousands(big),
+                k_per_s(&s),
+                mib(&s)
+            ));
+            if s.f("check") != big as f64 {
+                return Err(format!("copy: {big} rows: copied {}", s.s("check")));
+            }
+            srv.psql(COPY_DB_B, "truncate bench_dst")?;
+            Some((big, s))
+        }
+        None => None,
+    };
+    let col = |imp: &str, f: fn(&Sample) -> f64| by[imp].iter().map(f).collect::<Vec<f64>>();
+    let rows_s = thousands(n);
+    let wl = format!(
+        "9a. copy: {rows_s} rows (int, md5 text, timestamptz) from database A into B (k rows/s, higher is better)"
+    );
+    let wl_rss = "9a. copy: peak RSS of the client process (MiB)";
+    let wl_cpu = format!("9a. copy: {rows_s} rows, client CPU ns per row");
+    let (raw_t, pgd_t, raw_b, pgd_b, dbl) = (
+        col("raw-text", k_per_s),
+        col("pgdblink-text", k_per_s),
+        col("raw-binary", k_per_s),
+        col("pgdblink-binary", k_per_s),
+        col("dblink", k_per_s),
+    );
+    let (r_t, r_b, r_d) = (
+        paired_ratio(&pgd_t, &raw_t),
+        paired_ratio(&pgd_b, &raw_b),
+        paired_ratio(&pgd_t, &dbl),
+    );
+    let r_db = paired_ratio(&pgd_b, &dbl);
+    progress(&format!(
+        "copy: pgdblink binary / dblink {:.3} ({:.2}–{:.2})",
+        r_db.median, r_db.lo, r_db.hi
+    ));
+    let mut rows = vec![
+        Row::new(
+            &wl,
+            "raw libpq (C): PQgetCopyData → PQputCopyData, text",
+            "k/s",
+            raw_t,
+        ),
+        Row::new(&wl, "pgdblink `copy_between`, text", "k/s", pgd_t).ratio(
+            r_t,
+            Bar::ge("≥ 0.90 × raw COPY pipe (text)", r_t.median, 0.9),
+        ),
+        Row::new(
+            &wl,
+            "raw libpq (C): PQgetCopyData → PQputCopyData, binary",
+            "k/s",
+            raw_b,
+        ),
+        Row::new(&wl, "pgdblink `copy_between`, binary", "k/s", pgd_b).ratio(
+            r_b,
+            Bar::ge("≥ 0.90 × raw COPY pipe (binary)", r_b.median, 0.9),
+        ),
+        Row::new(
+            &wl,
+            "real dblink: INSERT … SELECT * FROM dblink(…) in B (ratio: pgdblink text / it)",
+            "k/s",
+            dbl,
+        )
+        .ratio(r_d, Bar::ge("pgdblink ≥ 1.25 × dblink", r_d.median, 1.25)),
+    ];
+    let (pgd_tm, pgd_bm) = (col("pgdblink-text", mib), col("pgdblink-binary", mib));
+    let worst = pgd_tm.iter().chain(&pgd_bm).copied().fold(0.0, f64::max);
+    rows.extend([
+        Row::new(
+            wl_rss,
+            &format!("pgdblink `copy_between`, text, {rows_s} rows"),
+            "MiB",
+            pgd_tm,
+        )
+        .ratio(
+            worst / 16.0,
+            Bar::le(
+                "< 16 MiB (ratio: worst of text and binary / 16)",
+                worst,
+                16.0,
+            ),
+        ),
+        Row::new(
+            wl_rss,
+            &format!("pgdblink `copy_between`, binary, {rows_s} rows"),
+            "MiB",
+            pgd_bm.clone(),
+        ),
+    ]);
+    if let Some((big, s)) = &big {
+        let v = mib(s);
+        rows.push(
+            Row::new(
+                wl_rss,
+                &format!(
+                    "pgdblink `copy_between`, binary, {} rows, once (ratio: / {rows_s} rows)",
+                    thousands(*big)
+                ),
+                "MiB",
+                vec![v],
+            )
+            .ratio(v / median(&pgd_bm), Bar::none()),
+        );
+    }
+    rows.extend([
+        Row::new(wl_rss, "raw libpq (C), text", "MiB", col("raw-text", mib)),
+        Row::new(
+            wl_rss,
+            "raw libpq (C), binary",
+            "MiB",
+            col("raw-binary", mib),
+        ),
+    ]);
+    for (imp, label, anchor) in [
+        ("raw-text", "raw libpq (C), text", None),
+        ("pgdblink-text", "pgdblink, text", Some("raw-text")),
+        ("raw-binary", "raw libpq (C), binary", None),
+        ("pgdblink-binary", "pgdblink, binary", Some("raw-binary")),
+    ] {
+        let v = col(imp, ns_cpu_per_op);
+        let row = Row::new(&wl_cpu, label, "ns", v.clone());
+        rows.push(match anchor {
+            Some(a) => row.ratio(paired_ratio(&v, &col(a, ns_cpu_per_op)), Bar::none()),
+            None => row,
+        });
+    }
+    // Leave the server as it was (an external one too).
+    let _ = srv.psql(
+        "postgres",
+        &format!("drop database if exists {COPY_DB_A}; drop database if exists {COPY_DB_B}"),
+    );
+    Ok(rows)
+}
+
+fn pipeline(ctx: &mut Ctx) -> Result<Vec<Row>, String> {
+    let (n, batch) = (ctx.sizes.pipeline_n, ctx.sizes.pipeline_batch);
+    let (n_s, batch_s) = (n.to_string(), batch.to_string());
+    let imps = ["raw", "pgdblink-batch", "pgdblink-sequential"];
+    let mut by: HashMap<&str, Vec<Sample>> = HashMap::new();
+    for rep in 0..ctx.reps {
+        for imp in ctx.order(rep, &imps) {
+            let connstr = ctx.connstr.clone();
+            let s = match imp {
+                "raw" => ctx.c("pipeline", &[&connstr, &n_s, &batch_s])?,
+                "pgdblink-batch" => {
+                    ctx.rust("pgdblink", "pipeline", &[&connstr, &n_s, &batch_s, "batch"])?
+                }
+                _ => ctx.rust(
+                    "pgdblink",
+                    "pipeline",
+                    &[&connstr, &n_s, &batch_s, "sequential"],
+                )?,
+            };
+            progress(&format!(
+                "pipeline rep {}/{}: {imp} {:.1} k inserts/s",
+                rep + 1,
+                ctx.reps,
+                k_per_s(&s)
+            ));
+            if s.f("check") != n as f64 {
+                return Err(format!(
+                    "pipeline: {imp} inserted {} rows, not {n}",
+                    s.s("check")
+                ));
+            }
+            by.entry(imp).or_default().push(s);
+        }
+    }
+    let wl = format!(
+        "9b. pipeline: {} parameterised single-row INSERTs (k inserts/s, higher is better)",
+        thousands(n)
+    );
+    let wl_cpu = "9b. pipeline: client CPU µs per INSERT";
+    let col = |imp: &str, f: fn(&Sample) -> f64| by[imp].iter().map(f).collect::<Vec<f64>>();
+    let (raw, pgd, seq) = (
+        col("raw", k_per_s),
+        col("pgdblink-batch", k_per_s),
+        col("pgdblink-sequential", k_per_s),
+    );
+    let (r_raw, r_seq) = (paired_ratio(&pgd, &raw), paired_ratio(&pgd, &seq));
+    let (raw_c, pgd_c, seq_c) = (
+        col("raw", cpu_us_per_op),
+        col("pgdblink-batch", cpu_us_per_op),
+        col("pgdblink-sequential", cpu_us_per_op),
+    );
+    Ok(vec![
+        Row::new(
+            &wl,
+            &format!("raw libpq (C): pipeline mode, PQpipelineSync every {batch_s}"),
+            "k/s",
+            raw,
+        ),
+        Row::new(
+            &wl,
+            &format!("pgdblink `exec_batch`, batches of {batch_s}"),
+            "k/s",
+            pgd,
+        )
+        .ratio(r_raw, Bar::ge("≥ 0.90 × raw pipeline", r_raw.median, 0.9)),
+        Row::new(
+            &wl,
+            "pgdblink `send_query_params` + `get_result`, one at a time (ratio: exec_batch / it)",
+            "k/s",
+            seq,
+        )
+        .ratio(
+            r_seq,
+            Bar::ge("exec_batch ≥ 5 × sequential", r_seq.median, 5.0),
+        ),
+        Row::new(wl_cpu, "raw libpq (C) pipeline", "µs", raw_c.clone()),
+        Row::new(wl_cpu, "pgdblink `exec_batch`", "µs", pgd_c.clone())
+            .ratio(paired_ratio(&pgd_c, &raw_c), Bar::none()),
+        Row::new(wl_cpu, "pgdblink sequential", "µs", seq_c),
     ])
 }
