@@ -134,7 +134,12 @@ pub(crate) enum TxStatus {
 }
 
 impl Conn {
-    fn from_raw(raw: *mut pq_sys::PGconn) -> Option<Conn> {
+    /// Takes ownership of a PGconn; `None` for NULL.
+    ///
+    /// # Safety
+    /// `raw` must be NULL or a PGconn from `PQconnectdbParams` /
+    /// `PQconnectStartParams` that nothing else uses or finishes.
+    unsafe fn from_raw(raw: *mut pq_sys::PGconn) -> Option<Conn> {
         let mut conn = NonNull::new(raw).map(|raw| Conn {
             raw,
             process: super::process::generation(),
@@ -157,8 +162,9 @@ impl Conn {
     pub(crate) fn connectdb(params: &super::ConnParams) -> Option<Conn> {
         let (keys, values) = params.arrays();
         // SAFETY: NULL-terminated arrays of valid C strings that outlive the
-        // call; expand_dbname 0: the values are taken as they are.
-        Conn::from_raw(unsafe { pq_sys::PQconnectdbParams(keys.as_ptr(), values.as_ptr(), 0) })
+        // call; expand_dbname 0: the values are taken as they are. The new
+        // PGconn (or NULL) is handed to `from_raw`, its only owner.
+        unsafe { Conn::from_raw(pq_sys::PQconnectdbParams(keys.as_ptr(), values.as_ptr(), 0)) }
     }
 
     /// Starts a non-blocking connect (`PQconnectStartParams`) with the
@@ -168,8 +174,15 @@ impl Conn {
         let (keys, values) = params.arrays();
         // SAFETY: `keys` and `values` are NULL-terminated arrays of valid C
         // strings that outlive the call (libpq copies what it keeps);
-        // expand_dbname 0: the values are taken as they are.
-        Conn::from_raw(unsafe { pq_sys::PQconnectStartParams(keys.as_ptr(), values.as_ptr(), 0) })
+        // expand_dbname 0: the values are taken as they are. The new PGconn
+        // (or NULL) is handed to `from_raw`, its only owner.
+        unsafe {
+            Conn::from_raw(pq_sys::PQconnectStartParams(
+                keys.as_ptr(),
+                values.as_ptr(),
+                0,
+            ))
+        }
     }
 
     /// Whether this connection was opened by another process (it was
