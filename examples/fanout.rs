@@ -2,13 +2,12 @@
 //! once, and gather the results as they arrive (no busy polling).
 //!
 //! ```text
-//! cargo run --example fanout                           # 4 connections to $PGDBLINK_DSN,
-//!                                                      # or to a throwaway local server
+//! PGDBLINK_DSN='host=/run/postgresql dbname=postgres' \
+//!   cargo run --example fanout                          # 4 connections to $PGDBLINK_DSN
 //! cargo run --example fanout -- a='dbname=x' b='host=y' -- 'select now()'
+//! scripts/demo.sh                                     # the same, with a throwaway local
+//!                                                     # server when PGDBLINK_DSN is unset
 //! ```
-
-#[path = "../tests/support/server.rs"]
-mod server;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -35,19 +34,15 @@ fn main() {
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (targets, sql) = parse_args(&args)?;
-    // Keep a throwaway server alive for the whole run when one is needed.
-    let mut _server = None;
     let targets = if targets.is_empty() {
-        let dsn = match std::env::var("PGDBLINK_DSN") {
-            Ok(dsn) if !dsn.trim().is_empty() => dsn,
-            _ => {
-                eprintln!("fanout: PGDBLINK_DSN is not set; starting a throwaway local server");
-                let s = server::Server::start()?;
-                let dsn = s.connstr();
-                _server = Some(s);
-                dsn
-            }
-        };
+        let dsn = std::env::var("PGDBLINK_DSN")
+            .ok()
+            .filter(|dsn| !dsn.trim().is_empty())
+            .ok_or(
+                "no connections: set PGDBLINK_DSN to a libpq connection string (4 connections \
+                 are made to it), or give name=connstr arguments; scripts/demo.sh starts a \
+                 throwaway local server and sets PGDBLINK_DSN when it is unset",
+            )?;
         (1..=4).map(|i| (format!("conn{i}"), dsn.clone())).collect()
     } else {
         targets

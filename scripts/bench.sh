@@ -12,7 +12,7 @@
 #   scripts/bench.sh --only fanout_n     fan-out at N = 10, 150, 1,000 (about 2 minutes)
 #   scripts/bench.sh --only copy,pipeline   COPY between databases, pipelines (about 30 s)
 #
-# Set PGDBLINK_TEST_DSN to use an existing server instead (see tests/support/server.rs).
+# Set PGDBLINK_TEST_DSN to use an existing server instead (see tests/kit/src/lib.rs).
 # The table is also written to target/bench/last-run.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pgdblink::Status;
-use support::{Oracle, Rep, Rows, lit, shared, unique_name, unnamed_lock};
+use support::{Oracle, Rep, Rows, ServerExt, lit, shared, unique_name, unnamed_lock};
 
 // ---------------------------------------------------------------------------
 // Process-wide coordination

@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::{Oracle, Rep, lit, lit_opt, shared, unique_name};
+use support::{Oracle, Rep, ServerExt, lit, lit_opt, shared, unique_name};
 
 /// The oracle's answer to `select <call>`, as one text value or an error.
 fn oracle_text(o: &mut Oracle, call: &str) -> Result<Option<String>, Rep> {

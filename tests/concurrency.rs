@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use pgdblink::Status;
-use support::{shared, unique_name};
+use support::{ServerExt, shared, unique_name};
 
 fn connect(name: &str) {
     pgdblink::connect(Some(name), &shared().connstr())

@@ -25,7 +25,7 @@ use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use pgdblink as pg;
-use support::{Oracle, Report, Rows, lit, shared, unique_name, unnamed_lock};
+use support::{Oracle, Report, Rows, ServerExt, lit, shared, unique_name, unnamed_lock};
 
 /// The database the connection strings name (not the default `postgres`).
 const TARGET_DB: &str = "connstr_target";

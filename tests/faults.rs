@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use pgdblink::Status;
 use support::server::PrivateOptions;
-use support::{Oracle, Rep, Rows, Server, lit, shared, unique_name};
+use support::{Oracle, Rep, Rows, Server, ServerExt, lit, shared, unique_name};
 
 /// How much longer than its own timeout a call may take before the test
 /// calls it hung.

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{Server, lit, shared, unique_name, unnamed_lock};
+use support::{Server, ServerExt, lit, shared, unique_name, unnamed_lock};
 
 #[test]
 fn server_starts_and_psql_works() {

@@ -20,6 +20,7 @@
 
 mod support;
 
+use support::ServerExt as _;
 use support::capi::{header_functions, soname};
 use support::process::{show, wait_limited};
 

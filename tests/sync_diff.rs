@@ -23,7 +23,7 @@ use std::sync::{MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use pgdblink as pg;
-use support::{Oracle, Report, Rows, lit, shared, unique_name, unnamed_lock};
+use support::{Oracle, Report, Rows, ServerExt, lit, shared, unique_name, unnamed_lock};
 
 // ---------------------------------------------------------------------------
 // Comparable outcomes

@@ -13,8 +13,7 @@
 //! connect, contention, fanout_n, copy, pipeline. See benches/BENCHMARKS.md
 //! for results.
 
-#[path = "../../tests/support/server.rs"]
-mod server;
+use pgdblink_testkit as server;
 
 mod child;
 mod fanout_n;

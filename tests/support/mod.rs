@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: a throwaway PostgreSQL server
-//! ([`server`]) and the real dblink as test oracle ([`oracle`]).
+//! ([`server`]: the `pgdblink-testkit` crate in `tests/kit`) and the real
+//! dblink as test oracle ([`oracle`]).
 //!
 //! Set `PGDBLINK_TEST_DSN` (a libpq key=value connstr of a superuser) to test
 //! against an existing server instead of a throwaway cluster; set
@@ -11,12 +12,13 @@ pub mod notices;
 pub mod oracle;
 pub mod process;
 pub mod proxy;
-pub mod server;
+/// The throwaway server: the `pgdblink-testkit` crate (`tests/kit`).
+pub use pgdblink_testkit as server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use oracle::{Oracle, Rep, Report, Rows, lit, lit_opt};
+pub use oracle::{Oracle, Rep, Report, Rows, ServerExt, lit, lit_opt};
 pub use server::{Server, shared};
 
 /// A connection name unique within this process, `<prefix>_<n>`.

@@ -162,9 +162,15 @@ impl Oracle {
     }
 }
 
-impl Server {
+/// The oracle on a [`Server`] (a trait: `Server` lives in the test kit
+/// crate, so the tests cannot add inherent methods to it).
+pub trait ServerExt {
     /// A new oracle session on this server (see [`Oracle::connect`]).
-    pub fn oracle(&self) -> Oracle {
+    fn oracle(&self) -> Oracle;
+}
+
+impl ServerExt for Server {
+    fn oracle(&self) -> Oracle {
         Oracle::connect(self)
     }
 }

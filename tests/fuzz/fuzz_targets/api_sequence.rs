@@ -8,10 +8,8 @@
 //! registry listing what was connected).
 #![no_main]
 
-#[path = "../../support/server.rs"]
-mod server;
+use pgdblink_testkit as server;
 
-#[path = "common.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -10,10 +10,8 @@
 //! well-formed last error.
 #![no_main]
 
-#[path = "../../support/server.rs"]
-mod server;
+use pgdblink_testkit as server;
 
-#[path = "common.rs"]
 mod common;
 
 use std::ffi::{CStr, CString};

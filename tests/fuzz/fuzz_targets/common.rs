@@ -2,8 +2,8 @@
 //! and connection strings, and the filters that keep arbitrary text from
 //! making a run hang or reach outside the throwaway server.
 //!
-//! Included by each target with `#[path = "common.rs"] mod common;` next to
-//! `#[path = "../../support/server.rs"] mod server;` (the test harness).
+//! A module of each target (`mod common;`), which also has
+//! `use pgdblink_testkit as server;` (the tests' throwaway server, `tests/kit`).
 //!
 //! # The server
 //!

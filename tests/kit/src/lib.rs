@@ -1,11 +1,10 @@
-//! A throwaway PostgreSQL cluster for integration tests and examples.
+//! A throwaway PostgreSQL cluster for pgdblink's integration tests,
+//! benchmarks and fuzz targets (crate `pgdblink-testkit`, a dev-dependency
+//! of pgdblink; the tests see it as `support::server`).
 //!
-//! Uses only `std` and `libc`, so examples can include it directly:
-//!
-//! ```ignore
-//! #[path = "../tests/support/server.rs"]
-//! mod server;
-//! ```
+//! Uses only `std` and `libc`. The binary `throwaway-server` (used by
+//! `scripts/demo.sh`) starts one, prints its connection string and removes
+//! it when its stdin closes.
 //!
 //! # Which server is used
 //!
@@ -35,7 +34,6 @@
 //!
 //! When running as root (initdb refuses to), the server commands run as the
 //! `postgres` system user via `runuser` (or `su`).
-#![allow(dead_code)]
 
 use std::env;
 use std::ffi::CString;
@@ -490,7 +488,7 @@ impl Local {
             // unix socket: keep that trusted, then the caller's rules.
             let path = self.data.join("pg_hba.conf");
             let text = format!(
-                "# written by tests/support/server.rs (PrivateOptions::hba)\n\
+                "# written by pgdblink-testkit (tests/kit, PrivateOptions::hba)\n\
                  local all all trust\n{}\n",
                 rules.trim_end()
             );
