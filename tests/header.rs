@@ -390,13 +390,22 @@ fn the_header_is_c89_clean_text() {
     assert!(header.contains("DBLINK_STATUS_PIPELINE_ABORTED = 5\n"));
 }
 
-/// Copies the crate's manifest, lock file and sources into `to`.
+/// Copies the crate's manifest, lock file and sources into `to`, with the
+/// path dev-dependency (the test kit) `cargo metadata` needs to resolve.
 fn copy_crate(to: &Path) {
     let dir = manifest_dir();
     for f in ["Cargo.toml", "Cargo.lock", "build.rs", "README.md"] {
         std::fs::copy(dir.join(f), to.join(f)).expect("copy a crate file");
     }
     copy_dir(&dir.join("src"), &to.join("src"));
+    let kit = Path::new("tests").join("kit");
+    std::fs::create_dir_all(to.join(&kit)).expect("mkdir tests/kit");
+    std::fs::copy(
+        dir.join(&kit).join("Cargo.toml"),
+        to.join(&kit).join("Cargo.toml"),
+    )
+    .expect("copy the kit's manifest");
+    copy_dir(&dir.join(&kit).join("src"), &to.join(&kit).join("src"));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
