@@ -217,6 +217,24 @@ fn tuple_of_interest(
 
 /// The value of physical column `i` in the built statement: the target
 /// key's value for a key column, else the source row's.
+/// What build_sql_insert and build_sql_update start from, as dblink does:
+/// the relation, its checked key attributes, both value arrays checked
+/// against them, and the source row the key values find.
+fn source_row(
+    name: Option<&str>,
+    relname: &str,
+    pkattnums: &[i32],
+    src_pkattvals: &[Option<&str>],
+    tgt_pkattvals: &[Option<&str>],
+) -> Result<(Rel, Vec<usize>, Vec<Option<String>>)> {
+    let rel = open_rel(name, relname)?;
+    let pk = validate_pkattnums(&rel, pkattnums)?;
+    check_len(src_pkattvals, &pk, "source")?;
+    check_len(tgt_pkattvals, &pk, "target")?;
+    let row = tuple_of_interest(name, &rel, &pk, src_pkattvals)?;
+    Ok((rel, pk, row))
+}
+
 fn value_of(i: usize, pk: &[usize], tgt: &[Option<&str>], row: &[Option<String>]) -> String {
     match pk.iter().position(|&k| k == i) {
         Some(key) => literal_or_null(tgt.get(key).copied().flatten()),
@@ -286,11 +304,7 @@ pub fn build_sql_insert(
     src_pkattvals: &[Option<&str>],
     tgt_pkattvals: &[Option<&str>],
 ) -> Result<String> {
-    let rel = open_rel(name, relname)?;
-    let pk = validate_pkattnums(&rel, pkattnums)?;
-    check_len(src_pkattvals, &pk, "source")?;
-    check_len(tgt_pkattvals, &pk, "target")?;
-    let row = tuple_of_interest(name, &rel, &pk, src_pkattvals)?;
+    let (rel, pk, row) = source_row(name, relname, pkattnums, src_pkattvals, tgt_pkattvals)?;
     let live: Vec<usize> = (0..rel.columns.len())
         .filter(|&i| rel.columns[i].is_some())
         .collect();
@@ -325,11 +339,7 @@ pub fn build_sql_update(
     src_pkattvals: &[Option<&str>],
     tgt_pkattvals: &[Option<&str>],
 ) -> Result<String> {
-    let rel = open_rel(name, relname)?;
-    let pk = validate_pkattnums(&rel, pkattnums)?;
-    check_len(src_pkattvals, &pk, "source")?;
-    check_len(tgt_pkattvals, &pk, "target")?;
-    let row = tuple_of_interest(name, &rel, &pk, src_pkattvals)?;
+    let (rel, pk, row) = source_row(name, relname, pkattnums, src_pkattvals, tgt_pkattvals)?;
     let sets: Vec<String> = (0..rel.columns.len())
         .filter(|&i| rel.columns[i].is_some())
         .map(|i| {

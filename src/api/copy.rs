@@ -162,6 +162,25 @@ fn which(name: Option<&str>) -> String {
 }
 
 /// The error for a call on a connection in COPY state.
+/// The COPY in progress on `conn` when it is `owner`'s and runs in `dir`;
+/// else the error saying there is none (or another one is in progress).
+fn own_copy(
+    entry: &Entry,
+    conn: &Conn,
+    name: Option<&str>,
+    owner: Owner,
+    dir: Dir,
+) -> Result<State> {
+    let state = state_of(entry, conn.backend_pid()).ok_or_else(|| no_copy(name, dir))?;
+    if state.owner != owner {
+        return Err(copy_busy(name, &state));
+    }
+    if state.dir != dir {
+        return Err(no_copy(name, dir).with_hint(copy_busy(name, &state).message));
+    }
+    Ok(state)
+}
+
 fn copy_busy(name: Option<&str>, state: &State) -> Error {
     let (what, end) = match state.dir {
         Dir::Out => ("COPY TO STDOUT", "copy_out_end (C: dblink_copy_out_end)"),
@@ -308,13 +327,7 @@ fn out_status(conn: &Conn, res: Option<PgResult>, name: Option<&str>) -> Result<
 
 fn read(name: Option<&str>, owner: Owner) -> Result<Option<Vec<u8>>> {
     with_copy(name, |conn, ctx, entry| {
-        let state = state_of(entry, conn.backend_pid()).ok_or_else(|| no_copy(name, Dir::Out))?;
-        if state.owner != owner {
-            return Err(copy_busy(name, &state));
-        }
-        if state.dir != Dir::Out {
-            return Err(no_copy(name, Dir::Out).with_hint(copy_busy(name, &state).message));
-        }
+        let state = own_copy(entry, conn, name, owner, Dir::Out)?;
         if state.done.is_some() {
             return Ok(None);
         }
@@ -337,13 +350,7 @@ fn read(name: Option<&str>, owner: Owner) -> Result<Option<Vec<u8>>> {
 
 fn out_end(name: Option<&str>, owner: Owner) -> Result<String> {
     with_copy(name, |conn, ctx, entry| {
-        let state = state_of(entry, conn.backend_pid()).ok_or_else(|| no_copy(name, Dir::Out))?;
-        if state.owner != owner {
-            return Err(copy_busy(name, &state));
-        }
-        if state.dir != Dir::Out {
-            return Err(no_copy(name, Dir::Out).with_hint(copy_busy(name, &state).message));
-        }
+        let state = own_copy(entry, conn, name, owner, Dir::Out)?;
         if let Some(status) = state.done {
             forget(entry);
             return Ok(status);
@@ -356,13 +363,7 @@ fn out_end(name: Option<&str>, owner: Owner) -> Result<String> {
 
 fn write(name: Option<&str>, data: &[u8], owner: Owner) -> Result<()> {
     with_copy(name, |conn, ctx, entry| {
-        let state = state_of(entry, conn.backend_pid()).ok_or_else(|| no_copy(name, Dir::In))?;
-        if state.owner != owner {
-            return Err(copy_busy(name, &state));
-        }
-        if state.dir != Dir::In {
-            return Err(no_copy(name, Dir::In).with_hint(copy_busy(name, &state).message));
-        }
+        own_copy(entry, conn, name, owner, Dir::In)?;
         let interrupted = || ctx.interrupted();
         if conn
             .copy_write(data, &interrupted)
@@ -390,13 +391,7 @@ const ABORTED: &str = "ABORTED";
 fn in_end(name: Option<&str>, abort: Option<&str>, owner: Owner) -> Result<String> {
     let reason = abort.map(|r| c_string(r, "abort_reason")).transpose()?;
     with_copy(name, |conn, ctx, entry| {
-        let state = state_of(entry, conn.backend_pid()).ok_or_else(|| no_copy(name, Dir::In))?;
-        if state.owner != owner {
-            return Err(copy_busy(name, &state));
-        }
-        if state.dir != Dir::In {
-            return Err(no_copy(name, Dir::In).with_hint(copy_busy(name, &state).message));
-        }
+        own_copy(entry, conn, name, owner, Dir::In)?;
         let res = conn.copy_finish(reason.as_deref(), &|| ctx.interrupted());
         forget(entry);
         match res.map_err(|stop| ctx.interrupted_error(stop))? {

@@ -55,25 +55,49 @@ struct CHandler {
 
 impl CHandler {
     fn call(self, name: Option<&str>, e: &Error) {
-        let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
-        let name = name.map(c);
-        let (state, message) = (c(&e.sqlstate), c(&e.message));
-        let (detail, hint, context) = (
-            e.detail.as_deref().map(c),
-            e.hint.as_deref().map(c),
-            e.context.as_deref().map(c),
-        );
-        let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+        let n = CNotice::new(name, e);
         (self.callback)(
             self.arg as *mut c_void,
-            ptr(&name),
-            state.as_ptr(),
-            message.as_ptr(),
-            ptr(&detail),
-            ptr(&hint),
-            ptr(&context),
+            opt_ptr(&n.name),
+            n.sqlstate.as_ptr(),
+            n.message.as_ptr(),
+            opt_ptr(&n.detail),
+            opt_ptr(&n.hint),
+            opt_ptr(&n.context),
         );
     }
+}
+
+/// A notice's fields as C strings for a callback (NUL bytes, which libpq's
+/// and dblink's texts never hold, are dropped), alive during the call.
+struct CNotice {
+    name: Option<CString>,
+    sqlstate: CString,
+    message: CString,
+    detail: Option<CString>,
+    hint: Option<CString>,
+    context: Option<CString>,
+}
+
+impl CNotice {
+    fn new(name: Option<&str>, e: &Error) -> CNotice {
+        CNotice {
+            name: name.map(c_text),
+            sqlstate: c_text(&e.sqlstate),
+            message: c_text(&e.message),
+            detail: e.detail.as_deref().map(c_text),
+            hint: e.hint.as_deref().map(c_text),
+            context: e.context.as_deref().map(c_text),
+        }
+    }
+}
+
+fn c_text(s: &str) -> CString {
+    CString::new(s.replace('\0', "")).unwrap_or_default()
+}
+
+fn opt_ptr(s: &Option<CString>) -> *const c_char {
+    s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
 }
 
 fn handler(callback: DblinkNoticeFn, arg: *mut c_void) -> Option<NoticeHandler> {
@@ -185,25 +209,17 @@ pub unsafe extern "C" fn dblink_set_server_message_handler(
             let arg = arg as usize;
             let h: notice::ServerMessageHandler =
                 Arc::new(move |name: Option<&str>, severity: &str, e: &Error| {
-                    let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
-                    let name = name.map(c);
-                    let (sev, state, message) = (c(severity), c(&e.sqlstate), c(&e.message));
-                    let (detail, hint, context) = (
-                        e.detail.as_deref().map(c),
-                        e.hint.as_deref().map(c),
-                        e.context.as_deref().map(c),
-                    );
-                    let ptr =
-                        |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+                    let n = CNotice::new(name, e);
+                    let sev = c_text(severity);
                     callback(
                         arg as *mut c_void,
-                        ptr(&name),
+                        opt_ptr(&n.name),
                         sev.as_ptr(),
-                        state.as_ptr(),
-                        message.as_ptr(),
-                        ptr(&detail),
-                        ptr(&hint),
-                        ptr(&context),
+                        n.sqlstate.as_ptr(),
+                        n.message.as_ptr(),
+                        opt_ptr(&n.detail),
+                        opt_ptr(&n.hint),
+                        opt_ptr(&n.context),
                     );
                 });
             h
