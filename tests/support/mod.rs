@@ -12,6 +12,7 @@ pub mod notices;
 pub mod oracle;
 pub mod process;
 pub mod proxy;
+pub mod scenario;
 /// The throwaway server: the `pgdblink-testkit` crate (`tests/kit`).
 pub use pgdblink_testkit as server;
 

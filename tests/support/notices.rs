@@ -1,26 +1,43 @@
-//! One process-wide recording handler for the NOTICEs pgdblink raises.
-//!
-//! The handler is process-wide and the tests of one binary run in parallel,
-//! so every test takes only the notices of its own connection names.
+//! The recorder of the NOTICEs pgdblink raises: one process-wide handler
+//! that keeps each notice on the thread that made the call (pgdblink calls
+//! its notice handler on the calling thread), so parallel tests never see
+//! each other's notices and need no bookkeeping by connection name.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::cell::RefCell;
+use std::sync::{Arc, Once};
 
 use pgdblink::Error;
 
-/// Every NOTICE pgdblink raised in this process, with the connection name.
-pub type Recorded = Arc<Mutex<Vec<(Option<String>, Error)>>>;
+thread_local! {
+    static NOTICES: RefCell<Vec<(Option<String>, Error)>> = const { RefCell::new(Vec::new()) };
+}
 
-/// Installs (once) the recording notice handler and returns its buffer.
-pub fn recorder() -> &'static Recorded {
-    static RECORDED: OnceLock<Recorded> = OnceLock::new();
-    RECORDED.get_or_init(|| {
-        let buffer: Recorded = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
-        pgdblink::set_notice_handler(Some(Arc::new(move |name: Option<&str>, e: &Error| {
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
+/// Installs the recording handler (once per process).
+pub fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        pgdblink::set_notice_handler(Some(Arc::new(|name: Option<&str>, e: &Error| {
+            NOTICES.with(|n| n.borrow_mut().push((name.map(str::to_owned), e.clone())));
+            LEGACY
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push((name.map(str::to_owned), e.clone()));
         })));
-        buffer
-    })
+    });
+}
+
+/// Removes and returns the notices this thread's calls raised, with their
+/// connection names, oldest first.
+pub fn take() -> Vec<(Option<String>, Error)> {
+    install();
+    NOTICES.with(|n| std::mem::take(&mut *n.borrow_mut()))
+}
+
+// TRANSITIONAL: the process-wide buffer of the old runners; removed with them.
+static LEGACY: std::sync::Mutex<Vec<(Option<String>, Error)>> = std::sync::Mutex::new(Vec::new());
+
+/// TRANSITIONAL (the old runners).
+pub fn recorder() -> &'static std::sync::Mutex<Vec<(Option<String>, Error)>> {
+    install();
+    &LEGACY
 }
