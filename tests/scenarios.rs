@@ -81,6 +81,8 @@ struct Script {
 }
 
 fn meta(line: &str) -> Result<Action, String> {
+    // A trailing `-- comment` is not part of the command.
+    let line = line.split(" --").next().unwrap_or(line).trim_end();
     let body = &line[1..];
     let (cmd, rest) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
     let rest = rest.trim();

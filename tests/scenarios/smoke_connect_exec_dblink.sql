@@ -11,6 +11,8 @@ SELECT dblink_get_connections();
 SELECT * FROM dblink('a', E'select ''line1\nline2''') AS t(x text);
 SELECT dblink_connect(repeat('n', 3), :'dsn');
 SELECT dblink_get_connections();
+\pid nnn npid  -- the pid, masked
+SELECT * FROM dblink('nnn', 'select pg_backend_pid()') AS t(p int);
 SELECT dblink_disconnect('nnn');
 SELECT dblink_disconnect('a');
 SELECT dblink_connect('a', NULL);
