@@ -438,6 +438,55 @@ fn run_scenario(
     }
 }
 
+/// The parser and the variables, checked before any scenario runs (a broken
+/// runner must not pass scenarios by misreading them).
+fn self_check() -> Result<(), String> {
+    use support::scenario::{Arg, Shape, Vars};
+    let c = Call::parse("SELECT dblink_exec('a', 'it''s', false)")?;
+    if c.args
+        != [
+            Arg::Text("a".into()),
+            Arg::Text("it's".into()),
+            Arg::Bool(false),
+        ]
+        || c.shape != Shape::Scalar
+    {
+        return Err(format!("scalar call parsed as {c:?}"));
+    }
+    let c = Call::parse(
+        "select x, y from dblink('a', E'\\n', -3, NULL, repeat('n', 2)::text) as t(x int, y text)",
+    )?;
+    let want = [
+        Arg::Text("a".into()),
+        Arg::Text("\n".into()),
+        Arg::Int(-3),
+        Arg::Null,
+        Arg::Expr("repeat('n', 2)::text".into()),
+    ];
+    let want_shape = Shape::Set {
+        columns: vec!["x".into(), "y".into()],
+        select: Some(vec!["x".into(), "y".into()]),
+    };
+    if c.args != want || c.shape != want_shape {
+        return Err(format!("set call parsed as {c:?}"));
+    }
+    if Call::parse("SELECT * FROM dblink('a', 'q')").is_ok() {
+        return Err("a set call without a column definition list parsed".into());
+    }
+    let mut v = Vars::default();
+    v.set("n", "12", true);
+    v.set("s", "it's", false);
+    let got = v.interpolate("f(:n, :'s', '1'::int, :undefined, ':n')");
+    if got != "f(12, 'it''s', '1'::int, :undefined, '12')" {
+        return Err(format!("interpolation gave {got}"));
+    }
+    let got = v.mask("pid 12, port 123, 912");
+    if got != "pid :n, port 123, 912" {
+        return Err(format!("masking gave {got}"));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dirs = Dirs {
@@ -480,6 +529,9 @@ fn main() -> ExitCode {
     }
 
     let mut failures = Vec::new();
+    if let Err(e) = self_check() {
+        failures.push(("(runner self-check)".to_owned(), e));
+    }
     // Every expected output belongs to a scenario.
     if filters.is_empty() {
         if let Ok(rd) = fs::read_dir(&dirs.expected) {
