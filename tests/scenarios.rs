@@ -383,34 +383,27 @@ fn run_scenario(
             continue;
         };
         let follows_newer = step.follows.is_some_and(|n| major < n);
-        let want = if follows_newer {
-            match newest_blocks.as_ref().and_then(|b| b.get(k)) {
-                Some(w) => w.as_str(),
-                None => {
-                    report.push_str(&format!(
-                        "\nline {}: follows a newer dblink, but {} has no outcome for it \
-                         (bless with dblink 18)\n",
-                        step.line,
-                        newest.display()
-                    ));
-                    t.as_str()
-                }
+        k += 1;
+        let committed = newest_blocks.as_ref().and_then(|b| b.get(k - 1));
+        let (want, whose) = match (follows_newer, committed) {
+            (false, _) => (t.as_str(), format!("dblink {major}")),
+            (true, Some(w)) => (w.as_str(), "dblink 18 (committed)".to_owned()),
+            (true, None) => {
+                report.push_str(&format!(
+                    "\nline {}: follows a newer dblink, but {} has no outcome for it \
+                     (bless with dblink 18 first)\n",
+                    step.line,
+                    newest.display()
+                ));
+                continue;
             }
-        } else {
-            t.as_str()
         };
         if want != m {
-            let whose = if follows_newer {
-                "dblink 18 (committed)".to_owned()
-            } else {
-                format!("dblink {major}")
-            };
             report.push_str(&format!(
                 "\nline {}:\n{}--- {whose}\n{want}--- pgdblink\n{m}",
                 step.line, step.echo
             ));
         }
-        k += 1;
     }
     if !report.is_empty() {
         return Err(format!("pgdblink differs from dblink:{report}"));
