@@ -4,20 +4,26 @@
 //! service file (`service=svc` with `PGSERVICEFILE`) and the `PG*`
 //! environment variables under an empty connection string.
 //!
-//! Each form is tried through `pgdblink::connect` + `dblink(name, ...)` and
-//! through `dblink(connstr, ...)` (the connection string as first argument:
-//! a temporary connection). Where the real dblink can take the same string
-//! — key=value and URIs, which mean the same inside the server — it runs
-//! the same calls in the oracle session and the rows, or the ERROR, must be
-//! equal. The service file and the environment are this process's, which
-//! the server's dblink never sees: for those the test asserts that the
-//! connection works and reaches the database they name (a second database,
-//! `connstr_target`, so that a default could not pass for it).
+//! Each form is tried as `dblink_connect(name, connstr)` + `dblink(name,
+//! ...)` and as `dblink(connstr, ...)` (the connection string as first
+//! argument: a temporary connection), written in dblink's SQL call syntax.
+//! Where the real dblink can take the same string — key=value and URIs,
+//! which mean the same inside the server — each call runs in both worlds
+//! ([`Pair`]: the real dblink in an oracle session, pgdblink through the
+//! same calls) and the rows, or the ERROR, must be equal. The service file
+//! and the environment are this process's, which the server's dblink never
+//! sees: for those only pgdblink runs the calls, and the test asserts that
+//! the connection works and reaches the database they name (a second
+//! database, `connstr_target`, so that a default could not pass for it).
 //!
 //! The environment is process-wide and libpq reads it (getenv) while it
 //! connects, so every test of this file holds [`env_lock`]: the one test
 //! that changes the environment never overlaps another's connect, and it
 //! restores every variable it touched (also when it fails).
+
+// The `Report` of an ERROR is returned by value on purpose (compared whole
+// and field by field).
+#![allow(clippy::result_large_err)]
 
 mod support;
 
@@ -25,7 +31,8 @@ use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use pgdblink as pg;
-use support::{Oracle, Report, Rows, ServerExt, lit, shared, unique_name, unnamed_lock};
+use support::scenario::{Outcome, Pair, Value};
+use support::{Oracle, Report, Rows, ServerExt, shared, unique_name, unnamed_lock};
 
 /// The database the connection strings name (not the default `postgres`).
 const TARGET_DB: &str = "connstr_target";
@@ -35,8 +42,14 @@ const TARGET_DB: &str = "connstr_target";
 const PROBE: &str = "select current_database()::text, current_user::text, \
                      host(inet_server_addr()), current_setting('application_name')";
 
-/// The column definition list of [`PROBE`] for the real dblink.
-const PROBE_COLUMNS: &str = "t(db text, usr text, addr text, app text)";
+/// The calls, on connection `:n`, connection string `:cs` and `:probe`
+/// ([`PROBE`], see [`paths`]).
+const CONNECT: &str = "SELECT dblink_connect(:'n', :'cs')";
+const PROBE_NAMED: &str =
+    "SELECT * FROM dblink(:'n', :'probe') AS t(db text, usr text, addr text, app text)";
+const DISCONNECT: &str = "SELECT dblink_disconnect(:'n')";
+const PROBE_DIRECT: &str =
+    "SELECT * FROM dblink(:'cs', :'probe') AS t(db text, usr text, addr text, app text)";
 
 /// Serializes this file's tests (see the module docs).
 fn env_lock() -> MutexGuard<'static, ()> {
@@ -73,104 +86,46 @@ fn superuser(oracle: &mut Oracle) -> String {
         .expect("current_user is not NULL")
 }
 
-/// An ERROR in the fields both worlds have.
-type Rep = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn rep_of_error(e: &pg::Error) -> Rep {
-    (
-        e.sqlstate.clone(),
-        e.message.clone(),
-        e.detail.clone(),
-        e.hint.clone(),
-        e.context.clone(),
-    )
+/// Both worlds, with `:probe` defined.
+fn pair() -> Pair {
+    let mut pair = Pair::on(server());
+    pair.set("probe", PROBE);
+    pair
 }
 
-fn rep_of_report(r: &Report) -> Rep {
-    (
-        r.sqlstate.clone(),
-        r.message.clone(),
-        r.detail.clone(),
-        r.hint.clone(),
-        r.context.clone(),
-    )
-}
-
-/// pgdblink: `connect(name, connstr)`, `dblink(name, PROBE)`, `disconnect`.
-fn pgdblink_named(connstr: &str) -> Result<Rows, Rep> {
-    let name = unique_name("cs");
-    pg::connect(Some(&name), connstr).map_err(|e| rep_of_error(&e))?;
-    let rows = pg::dblink(Some(&name), PROBE, true).map(|r| r.rows());
-    pg::disconnect(Some(&name)).expect("disconnect");
-    rows.map_err(|e| rep_of_error(&e))
-}
-
-/// pgdblink: `dblink(connstr, PROBE)` (a temporary connection).
-fn pgdblink_direct(connstr: &str) -> Result<Rows, Rep> {
-    pg::dblink(Some(connstr), PROBE, true)
-        .map(|r| r.rows())
-        .map_err(|e| rep_of_error(&e))
-}
-
-/// The real dblink: `dblink_connect(name, connstr)`, `dblink(name, PROBE)`,
-/// `dblink_disconnect(name)`.
-fn oracle_named(oracle: &mut Oracle, connstr: &str) -> Result<Rows, Rep> {
-    let name = unique_name("cs");
-    oracle
-        .query(&format!(
-            "select dblink_connect({}, {})",
-            lit(&name),
-            lit(connstr)
-        ))
-        .map_err(|e| rep_of_report(&e))?;
-    let rows = oracle.query(&format!(
-        "select * from dblink({}, {}) as {PROBE_COLUMNS}",
-        lit(&name),
-        lit(PROBE)
-    ));
-    oracle
-        .query(&format!("select dblink_disconnect({})", lit(&name)))
-        .expect("oracle dblink_disconnect");
-    rows.map_err(|e| rep_of_report(&e))
-}
-
-/// The real dblink: `dblink(connstr, PROBE)`.
-fn oracle_direct(oracle: &mut Oracle, connstr: &str) -> Result<Rows, Rep> {
-    oracle
-        .query(&format!(
-            "select * from dblink({}, {}) as {PROBE_COLUMNS}",
-            lit(connstr),
-            lit(PROBE)
-        ))
-        .map_err(|e| rep_of_report(&e))
+/// Connects with `connstr` both ways, `run` running each call: the named
+/// connection (connect, [`PROBE`], disconnect) and a temporary one
+/// (`dblink(connstr, PROBE)`); the two must agree. The rows, or the ERROR.
+fn paths(
+    pair: &mut Pair,
+    connstr: &str,
+    mut run: impl FnMut(&mut Pair, &str) -> Outcome,
+) -> Result<Rows, Report> {
+    pair.set("cs", connstr);
+    pair.set("n", &unique_name("cs"));
+    let named = match run(pair, CONNECT).result {
+        Ok(_) => {
+            let rows = run(pair, PROBE_NAMED).result;
+            assert_eq!(run(pair, DISCONNECT).scalar(), Some("OK"));
+            rows
+        }
+        Err(e) => Err(e),
+    };
+    let direct = run(pair, PROBE_DIRECT).result;
+    assert_eq!(
+        named, direct,
+        "named vs temporary connection with {connstr:?}"
+    );
+    named.map(|v| match v {
+        Value::Rows(rows) => rows,
+        other => panic!("{PROBE_NAMED}: {other:?}"),
+    })
 }
 
 /// Runs `connstr` through both paths of both worlds; they must agree, and
-/// the named path's rows are returned.
-fn same_as_real_dblink(oracle: &mut Oracle, connstr: &str) -> Result<Rows, Rep> {
-    let ours = pgdblink_named(connstr);
-    let theirs = oracle_named(oracle, connstr);
-    assert_eq!(
-        ours, theirs,
-        "connect + dblink(name) with {connstr:?}: pgdblink vs dblink"
-    );
-    let ours_direct = pgdblink_direct(connstr);
-    let theirs_direct = oracle_direct(oracle, connstr);
-    assert_eq!(
-        ours_direct, theirs_direct,
-        "dblink(connstr) with {connstr:?}: pgdblink vs dblink"
-    );
-    assert_eq!(
-        ours, ours_direct,
-        "named vs temporary connection with {connstr:?}"
-    );
-    ours
+/// the rows are returned.
+fn same_as_real_dblink(pair: &mut Pair, connstr: &str) -> Result<Rows, Report> {
+    paths(pair, connstr, |p, call| p.step(call))
 }
 
 /// The one row [`PROBE`] returns: database, user, server address (None on a
@@ -204,11 +159,11 @@ fn percent_encode(s: &str) -> String {
 fn connect_key_value_then_dblink_matches_real_dblink() {
     let _env = env_lock();
     let server = server();
-    let mut oracle = server.oracle();
-    let user = superuser(&mut oracle);
+    let mut pair = pair();
+    let user = superuser(&mut server.oracle());
 
     // The harness's own connstr, pointed at the target database.
-    let rows = same_as_real_dblink(&mut oracle, &server.connstr_db(TARGET_DB))
+    let rows = same_as_real_dblink(&mut pair, &server.connstr_db(TARGET_DB))
         .expect("key=value connstr connects");
     let (db, usr, _, _) = probe_row(&rows);
     assert_eq!((db, usr), (TARGET_DB, user.as_str()));
@@ -220,7 +175,7 @@ fn connect_key_value_then_dblink_matches_real_dblink() {
          application_name='it\\'s a \\\\ test'",
         server.port()
     );
-    let rows = same_as_real_dblink(&mut oracle, &connstr).expect("quoted key=value connects");
+    let rows = same_as_real_dblink(&mut pair, &connstr).expect("quoted key=value connects");
     assert_eq!(
         probe_row(&rows),
         (
@@ -236,13 +191,13 @@ fn connect_key_value_then_dblink_matches_real_dblink() {
 fn connect_uri_tcp_and_socket_then_dblink_matches_real_dblink() {
     let _env = env_lock();
     let server = server();
-    let mut oracle = server.oracle();
-    let user = superuser(&mut oracle);
+    let mut pair = pair();
+    let user = superuser(&mut server.oracle());
     let port = server.port();
 
     // TCP: user@host:port/dbname?param=value
     let uri = format!("postgresql://{user}@127.0.0.1:{port}/{TARGET_DB}?application_name=uri_tcp");
-    let rows = same_as_real_dblink(&mut oracle, &uri).expect("TCP URI connects");
+    let rows = same_as_real_dblink(&mut pair, &uri).expect("TCP URI connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), Some("127.0.0.1"), "uri_tcp")
@@ -251,7 +206,7 @@ fn connect_uri_tcp_and_socket_then_dblink_matches_real_dblink() {
     // The short scheme, and parameters only in the query string.
     let uri =
         format!("postgres://127.0.0.1:{port}/{TARGET_DB}?user={user}&application_name=uri%20short");
-    let rows = same_as_real_dblink(&mut oracle, &uri).expect("postgres:// URI connects");
+    let rows = same_as_real_dblink(&mut pair, &uri).expect("postgres:// URI connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), Some("127.0.0.1"), "uri short")
@@ -267,7 +222,7 @@ fn connect_uri_tcp_and_socket_then_dblink_matches_real_dblink() {
         "postgresql://{user}@{}:{port}/{TARGET_DB}?application_name=uri_socket",
         percent_encode(sock)
     );
-    let rows = same_as_real_dblink(&mut oracle, &uri).expect("socket URI connects");
+    let rows = same_as_real_dblink(&mut pair, &uri).expect("socket URI connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), None, "uri_socket")
@@ -278,7 +233,7 @@ fn connect_uri_tcp_and_socket_then_dblink_matches_real_dblink() {
         "postgresql:///{TARGET_DB}?host={}&port={port}&user={user}&application_name=uri_query_host",
         percent_encode(sock)
     );
-    let rows = same_as_real_dblink(&mut oracle, &uri).expect("host= parameter URI connects");
+    let rows = same_as_real_dblink(&mut pair, &uri).expect("host= parameter URI connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), None, "uri_query_host")
@@ -289,7 +244,7 @@ fn connect_uri_tcp_and_socket_then_dblink_matches_real_dblink() {
 fn connect_malformed_uri_and_unknown_option_fail_as_real_dblink() {
     let _env = env_lock();
     let server = server();
-    let mut oracle = server.oracle();
+    let mut pair = pair();
     // libpq rejects these before connecting: 08001 `could not establish
     // connection` with libpq's reason as DETAIL, in both worlds (libpq 15
     // in the server, 18 here: these texts are the same in both).
@@ -299,11 +254,14 @@ fn connect_malformed_uri_and_unknown_option_fail_as_real_dblink() {
         "postgresql://localhost:notaport/x".to_owned(),
         format!("{} port=", server.connstr()) + "'unterminated",
     ] {
-        let ours = same_as_real_dblink(&mut oracle, &connstr);
+        let ours = same_as_real_dblink(&mut pair, &connstr);
         let err = ours.expect_err("a bad connstr must fail");
-        assert_eq!(err.0, "08001", "{connstr:?}: {err:?}");
-        assert_eq!(err.1, "could not establish connection", "{connstr:?}");
-        assert!(err.2.is_some(), "{connstr:?}: libpq's reason as DETAIL");
+        assert_eq!(err.sqlstate, "08001", "{connstr:?}: {err:?}");
+        assert_eq!(err.message, "could not establish connection", "{connstr:?}");
+        assert!(
+            err.detail.is_some(),
+            "{connstr:?}: libpq's reason as DETAIL"
+        );
     }
 }
 
@@ -365,22 +323,16 @@ const PG_ENV: [&str; 9] = [
 
 /// Connects with `connstr` both ways in pgdblink only (the server's dblink
 /// does not see this process's environment); both must agree.
-fn pgdblink_both(connstr: &str) -> Result<Rows, Rep> {
-    let named = pgdblink_named(connstr);
-    let direct = pgdblink_direct(connstr);
-    assert_eq!(
-        named, direct,
-        "named vs temporary connection with {connstr:?}"
-    );
-    named
+fn pgdblink_both(pair: &mut Pair, connstr: &str) -> Result<Rows, Report> {
+    paths(pair, connstr, |p, call| p.mine.run(call))
 }
 
 #[test]
 fn connect_service_file_and_pg_environment_reach_the_named_database() {
     let _env = env_lock();
     let server = server();
-    let mut oracle = server.oracle();
-    let user = superuser(&mut oracle);
+    let mut pair = pair();
+    let user = superuser(&mut server.oracle());
     let port = server.port().to_string();
     let sock = server
         .socket_dir()
@@ -411,35 +363,39 @@ fn connect_service_file_and_pg_environment_reach_the_named_database() {
     .expect("write the service file");
     env.set("PGSERVICEFILE", file.to_str().expect("a UTF-8 temp path"));
 
-    let rows = pgdblink_both("service=svc").expect("service=svc connects");
+    let rows = pgdblink_both(&mut pair, "service=svc").expect("service=svc connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), expected_addr, "from_service")
     );
     // Explicit keywords win over the service's.
-    let rows = pgdblink_both("service=svc dbname=postgres application_name=explicit")
-        .expect("service=svc with overrides connects");
+    let rows = pgdblink_both(
+        &mut pair,
+        "service=svc dbname=postgres application_name=explicit",
+    )
+    .expect("service=svc with overrides connects");
     assert_eq!(
         probe_row(&rows),
         ("postgres", user.as_str(), expected_addr, "explicit")
     );
     // The service as a URI parameter.
-    let rows = pgdblink_both("postgresql:///?service=svc").expect("URI ?service=svc connects");
+    let rows =
+        pgdblink_both(&mut pair, "postgresql:///?service=svc").expect("URI ?service=svc connects");
     assert_eq!(probe_row(&rows).0, TARGET_DB);
     // PGSERVICE names the service when the connstr does not.
     env.set("PGSERVICE", "svc");
-    let rows = pgdblink_both("").expect("PGSERVICE=svc connects");
+    let rows = pgdblink_both(&mut pair, "").expect("PGSERVICE=svc connects");
     assert_eq!(probe_row(&rows).3, "from_service");
     env.unset("PGSERVICE");
 
     // A service the file does not define: the same ERROR the real dblink
     // gives for a service its (the server's) service files lack.
-    let ours = pgdblink_both("service=no_such_service").expect_err("an unknown service fails");
-    let theirs = oracle_direct(&mut oracle, "service=no_such_service")
-        .expect_err("an unknown service fails in the real dblink too");
-    assert_eq!(ours, theirs, "unknown service: pgdblink vs dblink");
+    let ours =
+        pgdblink_both(&mut pair, "service=no_such_service").expect_err("an unknown service fails");
+    let theirs = pair.step(PROBE_DIRECT);
+    assert_eq!(theirs.err(), &ours, "unknown service: pgdblink vs dblink");
     assert_eq!(
-        ours.2.as_deref(),
+        ours.detail.as_deref(),
         Some("definition of service \"no_such_service\" not found")
     );
     env.unset("PGSERVICEFILE");
@@ -451,15 +407,15 @@ fn connect_service_file_and_pg_environment_reach_the_named_database() {
     env.set("PGUSER", &user);
     env.set("PGDATABASE", TARGET_DB);
     env.set("PGAPPNAME", "from_env");
-    let rows = pgdblink_both("").expect("'' with PG* connects");
+    let rows = pgdblink_both(&mut pair, "").expect("'' with PG* connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), expected_addr, "from_env")
     );
     // An empty URI takes the same defaults; a connstr keyword overrides one.
-    let rows = pgdblink_both("postgresql://").expect("empty URI with PG* connects");
+    let rows = pgdblink_both(&mut pair, "postgresql://").expect("empty URI with PG* connects");
     assert_eq!(probe_row(&rows).0, TARGET_DB);
-    let rows = pgdblink_both("dbname=postgres").expect("dbname= with PG* connects");
+    let rows = pgdblink_both(&mut pair, "dbname=postgres").expect("dbname= with PG* connects");
     assert_eq!(probe_row(&rows).0, "postgres");
     // The unnamed connection with '' as well.
     {
@@ -473,7 +429,7 @@ fn connect_service_file_and_pg_environment_reach_the_named_database() {
     }
     // PGHOST as a TCP address.
     env.set("PGHOST", "127.0.0.1");
-    let rows = pgdblink_both("").expect("'' with PGHOST=127.0.0.1 connects");
+    let rows = pgdblink_both(&mut pair, "").expect("'' with PGHOST=127.0.0.1 connects");
     assert_eq!(
         probe_row(&rows),
         (TARGET_DB, user.as_str(), Some("127.0.0.1"), "from_env")
@@ -485,12 +441,12 @@ fn connect_service_file_and_pg_environment_reach_the_named_database() {
         .find_map(|kv| kv.strip_prefix("port=").map(str::to_owned))
         .expect("a port in dead_port_connstr");
     env.set("PGPORT", &dead_port);
-    let err = pgdblink_both("").expect_err("a dead PGPORT fails");
+    let err = pgdblink_both(&mut pair, "").expect_err("a dead PGPORT fails");
     assert_eq!(
-        (err.0.as_str(), err.1.as_str()),
+        (err.sqlstate.as_str(), err.message.as_str()),
         ("08001", "could not establish connection")
     );
-    let detail = err.2.expect("libpq's reason as DETAIL");
+    let detail = err.detail.expect("libpq's reason as DETAIL");
     assert!(
         detail.contains(&format!("port {dead_port} failed")),
         "{detail}"

@@ -25,14 +25,26 @@
 //! dblink connects to the private cluster, so that the oracle session
 //! itself survives the restart.
 //!
-//! Known, legitimate difference: `dblink_cancel_query` on a connection whose
-//! socket libpq has closed returns `PQcancel() -- no cancel object supplied`
-//! in the oracle (dblink 15 over libpq 15's `PQgetCancel`); pgdblink returns
-//! `connection not open`, libpq 17's `PQcancelCreate` text that dblink 17+
-//! returns. The test asserts each world's own text.
+//! The steps that dblink can take part in are written in dblink's SQL call
+//! syntax and run in both worlds ([`Pair`]: the real dblink in an oracle
+//! session, pgdblink through the same calls), their outcomes compared
+//! rendered (values, ERRORs, NOTICEs); a step that must not hang runs
+//! pgdblink's call in a bounded thread ([`Pair::step_via`]).
+//!
+//! Known, legitimate differences, asserted with each world's own outcome:
+//!
+//! * `dblink_cancel_query` on a connection whose socket libpq has closed
+//!   returns `PQcancel() -- no cancel object supplied` in dblink 15 (libpq
+//!   15's `PQgetCancel`); pgdblink returns `connection not open`, libpq 17's
+//!   `PQcancelCreate` text, which dblink 17+ returns too.
+//! * libpq's `connect_timeout`: dblink 16+ connects with the server's
+//!   `libpqsrv_connect`, whose wait has no timeout, so its dblink_connect to
+//!   a peer that never answers waits until canceled; pgdblink (and dblink
+//!   15) give up after connect_timeout.
 
 mod support;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Mutex, MutexGuard, Once, PoisonError, mpsc};
@@ -40,8 +52,10 @@ use std::thread;
 use std::time::Duration;
 
 use pgdblink::Status;
+use support::notices;
+use support::scenario::{Outcome, Pair, PgdblinkCall};
 use support::server::PrivateOptions;
-use support::{Oracle, Rep, Rows, Server, ServerExt, lit, shared, unique_name};
+use support::{Server, ServerExt, shared, unique_name};
 
 /// How much longer than its own timeout a call may take before the test
 /// calls it hung.
@@ -121,13 +135,15 @@ fn bounded<T: Send + 'static>(
     let handle = thread::Builder::new()
         .name(what.chars().take(15).collect())
         .spawn(move || {
+            let v = f();
             // The receiver is gone only when the test already failed.
-            let _ = tx.send(f());
+            let _ = tx.send((v, notices::take()));
         })
         .expect("spawn a thread for a bounded call");
     match rx.recv_timeout(limit) {
-        Ok(v) => {
+        Ok((v, raised)) => {
             handle.join().expect("the bounded call's thread ended");
+            hand_back(raised);
             v
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -138,85 +154,67 @@ fn bounded<T: Send + 'static>(
 }
 
 // ---------------------------------------------------------------------------
-// Notices and comparable outcomes
+// Notices; steps in both worlds
 // ---------------------------------------------------------------------------
 
-use support::notices::recorder;
-
-/// Takes pgdblink's recorded notices for connection `name`.
-fn take_notices(name: &str) -> Vec<Rep> {
-    let mut all = recorder().lock().unwrap_or_else(PoisonError::into_inner);
-    let (mine, rest): (Vec<_>, Vec<_>) =
-        all.drain(..).partition(|(n, _)| n.as_deref() == Some(name));
-    *all = rest;
-    mine.iter().map(|(_, e)| Rep::from(e)).collect()
+thread_local! {
+    /// The NOTICEs pgdblink raised for this test (its thread's, and those
+    /// its other threads handed back) that no [`take_notices`] took yet.
+    static RAISED: RefCell<Vec<(Option<String>, pgdblink::Error)>> =
+        const { RefCell::new(Vec::new()) };
 }
 
-/// What one call did: its value, rows, or ERROR, and the NOTICEs it raised.
-#[derive(Debug, PartialEq, Eq)]
-enum Out {
-    Value(Option<String>),
-    Rows(Rows),
-    Raised(Rep),
+/// Keeps the NOTICEs another thread of this test recorded (pgdblink
+/// records a notice on the thread that made the call).
+fn hand_back(raised: Vec<(Option<String>, pgdblink::Error)>) {
+    RAISED.with(|r| r.borrow_mut().extend(raised));
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct Seen {
-    out: Out,
-    notices: Vec<Rep>,
+/// Takes this test's NOTICEs for connection `name` (this thread's and
+/// those handed back), leaving the other names'.
+fn take_notices(name: &str) -> Vec<pgdblink::Error> {
+    RAISED.with(|r| {
+        let mut all = r.borrow_mut();
+        all.extend(notices::take());
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            all.drain(..).partition(|(n, _)| n.as_deref() == Some(name));
+        *all = rest;
+        mine.into_iter().map(|(_, e)| e).collect()
+    })
 }
 
-/// A scalar dblink function called in the oracle.
-fn oracle_value(o: &mut Oracle, sql: &str) -> Seen {
-    let out = match o.value(sql) {
-        Ok(v) => Out::Value(v),
-        Err(r) => Out::Raised(Rep::from(&r)),
-    };
-    let notices = o.take_notices().iter().map(Rep::from).collect();
-    Seen { out, notices }
-}
-
-/// A set-returning dblink function called in the oracle.
-fn oracle_rows(o: &mut Oracle, sql: &str) -> Seen {
-    let out = match o.query(sql) {
-        Ok(rows) => Out::Rows(rows),
-        Err(r) => Out::Raised(Rep::from(&r)),
-    };
-    let notices = o.take_notices().iter().map(Rep::from).collect();
-    Seen { out, notices }
-}
-
-/// A pgdblink call's outcome on `name`, with its NOTICEs.
-fn seen<T>(name: &str, r: pgdblink::Result<T>, value: impl FnOnce(T) -> Out) -> Seen {
-    let out = match r {
-        Ok(v) => value(v),
-        Err(e) => Out::Raised(Rep::from(&e)),
-    };
-    Seen {
-        out,
-        notices: take_notices(name),
-    }
-}
-
-fn text(s: impl Into<String>) -> Out {
-    Out::Value(Some(s.into()))
-}
-
-fn flag(b: bool) -> Out {
-    text(if b { "1" } else { "0" })
-}
-
-/// A get_result as dblink shows it: the rows (an error result and the final
-/// empty set are both an empty set in SQL).
-fn rows(r: pgdblink::DblinkResult) -> Out {
-    Out::Rows(r.rows())
-}
-
-/// The same step in both worlds must agree.
+/// Fails if pgdblink's calls on `name` outside the compared steps (resets,
+/// probes) raised NOTICEs: they would have shown in the next step had the
+/// test not made them, and the real dblink raises none.
 #[track_caller]
-fn same(step: &str, pg: Seen, oracle: Seen) {
-    assert_eq!(pg, oracle, "{step}: pgdblink (left) vs dblink (right)");
+fn assert_no_notices(name: &str) {
+    let raised = take_notices(name);
+    assert!(raised.is_empty(), "NOTICEs on {name}: {raised:?}");
 }
+
+/// `statement` in both worlds, pgdblink's call in a thread that must
+/// return within `limit`: the outcomes must be equal.
+#[track_caller]
+fn bounded_step(pair: &mut Pair, what: &str, limit: Duration, statement: &str) -> Outcome {
+    pair.step_via(statement, |call: PgdblinkCall| bounded(what, limit, call))
+}
+
+/// A get_result step (`statement`), which must not hang.
+#[track_caller]
+fn bounded_get(pair: &mut Pair, statement: &str) -> Outcome {
+    bounded_step(pair, "get_result", HANG_MARGIN, statement)
+}
+
+/// The steps on connection `:n`.
+const IS_BUSY: &str = "SELECT dblink_is_busy(:'n')";
+const ERROR_MESSAGE: &str = "SELECT dblink_error_message(:'n')";
+const SELECT_1: &str = "SELECT * FROM dblink(:'n', 'select 1') AS t(x int)";
+const SEND_SELECT_1: &str = "SELECT dblink_send_query(:'n', 'select 1')";
+const SEND_SLEEP: &str = "SELECT dblink_send_query(:'n', 'select pg_sleep(60)')";
+const GET_RESULT: &str = "SELECT * FROM dblink_get_result(:'n', false) AS t(x text)";
+const GET_RESULT_FAIL: &str = "SELECT * FROM dblink_get_result(:'n', true) AS t(x text)";
+const CONNECT: &str = "SELECT dblink_connect(:'n', :'cs')";
+const DISCONNECT: &str = "SELECT dblink_disconnect(:'n')";
 
 // ---------------------------------------------------------------------------
 // Helpers on the servers
@@ -234,7 +232,7 @@ fn wait_until(server: &Server, sql: &str, want: &str) {
     panic!("never got {want:?} from {sql}");
 }
 
-fn wait_active(server: &Server, pid: &str) {
+fn wait_active(server: &Server, pid: i32) {
     wait_until(
         server,
         &format!("select count(*) from pg_stat_activity where pid = {pid} and state = 'active'"),
@@ -242,31 +240,13 @@ fn wait_active(server: &Server, pid: &str) {
     );
 }
 
-fn wait_gone(server: &Server, pid: &str) {
-    wait_until(
-        server,
-        &format!("select count(*) from pg_stat_activity where pid = {pid}"),
-        "0",
-    );
-}
-
 /// The backend pid of pgdblink's connection `name`.
-fn pg_backend_pid(name: &str) -> String {
+fn pg_backend_pid(name: &str) -> i32 {
     pgdblink::dblink(Some(name), "select pg_backend_pid()", true)
         .expect("select pg_backend_pid()")
         .get(0, 0)
+        .and_then(|p| p.parse().ok())
         .expect("a pid")
-        .to_owned()
-}
-
-/// The backend pid of the oracle's dblink connection `name`.
-fn oracle_backend_pid(o: &mut Oracle, name: &str) -> String {
-    o.value(&format!(
-        "select * from dblink({}, 'select pg_backend_pid()') as t(pid int)",
-        lit(name)
-    ))
-    .expect("dblink select pg_backend_pid()")
-    .expect("a pid")
 }
 
 /// A private cluster of the test's own, whatever PGDBLINK_TEST_DSN says
@@ -284,52 +264,33 @@ fn assert_works(name: &str) {
     assert_eq!(r.rows(), vec![vec![Some("1".to_owned())]]);
 }
 
-/// disconnect, then connect again under the same name, in both worlds.
-fn disconnect_and_reconnect_both(o: &mut Oracle, name: &str, connstr: &str) {
-    let l = lit(name);
-    same(
-        "disconnect",
-        seen(name, pgdblink::disconnect(Some(name)), |()| text("OK")),
-        oracle_value(o, &format!("select dblink_disconnect({l})")),
-    );
-    same(
-        "connect again",
-        seen(name, pgdblink::connect(Some(name), connstr), |()| {
-            text("OK")
-        }),
-        oracle_value(o, &format!("select dblink_connect({l}, {})", lit(connstr))),
-    );
-    same(
-        "select 1 on the new connection",
-        seen(name, pgdblink::dblink(Some(name), "select 1", true), rows),
-        oracle_rows(
-            o,
-            &format!("select * from dblink({l}, 'select 1') as t(x int)"),
-        ),
-    );
-    same(
-        "disconnect",
-        seen(name, pgdblink::disconnect(Some(name)), |()| text("OK")),
-        oracle_value(o, &format!("select dblink_disconnect({l})")),
-    );
+/// Disconnect `:n`, then connect it again (to `:cs`), in both worlds.
+fn disconnect_and_reconnect_both(pair: &mut Pair) {
+    pair.step(DISCONNECT);
+    pair.step(CONNECT);
+    pair.step(SELECT_1);
+    pair.step(DISCONNECT);
 }
 
-/// The cancel texts for a connection whose socket libpq has closed (see
-/// the module docs).
-fn cancel_on_a_closed_socket(o: &mut Oracle, name: &str) {
-    let pg = bounded(
-        "cancel_query",
-        pgdblink::DEFAULT_CANCEL_TIMEOUT + HANG_MARGIN,
-        {
-            let name = name.to_owned();
-            move || pgdblink::cancel_query(Some(&name))
-        },
-    );
-    assert_eq!(pg, Ok("connection not open".to_owned()));
-    assert_eq!(
-        o.value(&format!("select dblink_cancel_query({})", lit(name))),
-        Ok(Some("PQcancel() -- no cancel object supplied".to_owned()))
-    );
+/// The cancel texts for `:n`, a connection whose socket libpq has closed
+/// (see the module docs): each world's own.
+fn cancel_on_a_closed_socket(pair: &mut Pair) {
+    let cancel = "SELECT dblink_cancel_query(:'n')";
+    let theirs = pair.theirs.run(cancel);
+    let mine = pair.mine.run_via(cancel, |call| {
+        bounded(
+            "cancel_query",
+            pgdblink::DEFAULT_CANCEL_TIMEOUT + HANG_MARGIN,
+            call,
+        )
+    });
+    assert_eq!(pair.mine.render(&mine), "= 'connection not open'\n");
+    let dblinks = if pair.oracle_version() >= 170_000 {
+        "connection not open"
+    } else {
+        "PQcancel() -- no cancel object supplied"
+    };
+    assert_eq!(pair.theirs.render(&theirs), format!("= '{dblinks}'\n"));
 }
 
 // ---------------------------------------------------------------------------
@@ -343,104 +304,52 @@ fn cancel_on_a_closed_socket(o: &mut Oracle, name: &str) {
 #[test]
 fn terminate_backend_mid_query_then_get_result_send_cancel_and_reconnect() {
     let _serial = serial();
-    recorder();
     let server = shared();
-    let mut o = server.oracle();
+    let mut pair = Pair::on(server);
     warm_up(server);
     let fds = Fds::now();
 
     let name = unique_name("terminated");
     let n = Some(name.as_str());
-    let l = lit(&name);
-    let connstr = server.connstr();
-    pgdblink::connect(n, &connstr).expect("connect");
-    o.value(&format!("select dblink_connect({l}, {})", lit(&connstr)))
-        .expect("oracle connect");
-    let pids = [pg_backend_pid(&name), oracle_backend_pid(&mut o, &name)];
-    same(
-        "send_query pg_sleep(60)",
-        seen(&name, pgdblink::send_query(n, "select pg_sleep(60)"), flag),
-        oracle_value(
-            &mut o,
-            &format!("select dblink_send_query({l}, 'select pg_sleep(60)')"),
-        ),
+    pair.set("n", &name);
+    pair.set("cs", &server.connstr());
+    pair.step(CONNECT);
+    pair.step(SEND_SLEEP);
+    pair.theirs.wait_active(n);
+    pair.mine.wait_active(n);
+    // pg_terminate_backend waits until each backend is gone: its FATAL
+    // message is then on the socket.
+    let terminated = (pair.theirs.terminate(n), pair.mine.terminate(n));
+    assert_eq!(
+        (terminated.0.scalar(), terminated.1.scalar()),
+        (Some("true"), Some("true"))
     );
-    for pid in &pids {
-        wait_active(server, pid);
-        server
-            .psql("postgres", &format!("select pg_terminate_backend({pid})"))
-            .expect("pg_terminate_backend");
-    }
-    // Once the backend is gone, its FATAL message is on the socket.
-    for pid in &pids {
-        wait_gone(server, pid);
-    }
 
-    same(
-        "is_busy",
-        seen(&name, pgdblink::is_busy(n), flag),
-        oracle_value(&mut o, &format!("select dblink_is_busy({l})")),
-    );
-    let get = |fail: bool| {
-        let name = name.clone();
-        bounded("get_result", HANG_MARGIN, move || {
-            seen(&name, pgdblink::get_result(Some(&name), fail), rows)
-        })
-    };
-    let oracle_get = |o: &mut Oracle, fail: bool| {
-        oracle_rows(
-            o,
-            &format!("select * from dblink_get_result({l}, {fail}) as t(x text)"),
-        )
-    };
+    pair.step(IS_BUSY);
     // NOTICE 57P01 terminating connection due to administrator command.
-    same("get_result 1", get(false), oracle_get(&mut o, false));
-    same(
-        "error_message",
-        seen(&name, pgdblink::error_message(n), text),
-        oracle_value(&mut o, &format!("select dblink_error_message({l})")),
-    );
+    bounded_get(&mut pair, GET_RESULT);
+    pair.step(ERROR_MESSAGE);
     // NOTICE 08006 FATAL ... server closed the connection unexpectedly ...
-    same("get_result 2", get(false), oracle_get(&mut o, false));
-    same(
-        "get_result 3 (the end)",
-        get(true),
-        oracle_get(&mut o, true),
-    );
-    same(
-        "send_query on the lost connection",
-        seen(&name, pgdblink::send_query(n, "select 1"), flag),
-        oracle_value(
-            &mut o,
-            &format!("select dblink_send_query({l}, 'select 1')"),
-        ),
-    );
-    same(
-        "get_result after the failed send",
-        get(true),
-        oracle_get(&mut o, true),
-    );
-    same(
-        "dblink on the lost connection",
-        seen(&name, pgdblink::dblink(n, "select 1", true), rows),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink({l}, 'select 1') as t(x int)"),
-        ),
-    );
-    cancel_on_a_closed_socket(&mut o, &name);
+    bounded_get(&mut pair, GET_RESULT);
+    // The end.
+    bounded_get(&mut pair, GET_RESULT_FAIL);
+    // A send on the lost connection, and the get_result after it.
+    pair.step(SEND_SELECT_1);
+    bounded_get(&mut pair, GET_RESULT_FAIL);
+    pair.step(SELECT_1);
+    cancel_on_a_closed_socket(&mut pair);
     assert!(
         pgdblink::get_connections().is_some_and(|c| c.contains(&name)),
         "a lost connection stays registered until disconnected, as in dblink"
     );
-    disconnect_and_reconnect_both(&mut o, &name, &connstr);
+    disconnect_and_reconnect_both(&mut pair);
 
     fds.assert_none_leaked("terminate mid-query");
 }
 
 /// send 'select pg_sleep(60)' on `name` (backend `pid`), cancel it from
 /// this thread once it runs: 57014, then the end.
-fn sleep_then_cancel(server: &Server, name: &str, pid: &str) {
+fn sleep_then_cancel(server: &Server, name: &str, pid: i32) {
     let n = Some(name);
     assert_eq!(pgdblink::send_query(n, "select pg_sleep(60)"), Ok(true));
     wait_active(server, pid);
@@ -476,7 +385,6 @@ fn sleep_then_cancel(server: &Server, name: &str, pid: &str) {
 #[test]
 fn cancel_then_terminate_backend_mid_query_then_reset_then_cancel_again() {
     let _serial = serial();
-    recorder();
     let server = shared();
     warm_up(server);
     let fds = Fds::now();
@@ -485,10 +393,10 @@ fn cancel_then_terminate_backend_mid_query_then_reset_then_cancel_again() {
     let n = Some(name.as_str());
     pgdblink::connect(n, &server.tcp_connstr()).expect("connect");
     let pid = pg_backend_pid(&name);
-    sleep_then_cancel(server, &name, &pid);
+    sleep_then_cancel(server, &name, pid);
 
     assert_eq!(pgdblink::send_query(n, "select pg_sleep(60)"), Ok(true));
-    wait_active(server, &pid);
+    wait_active(server, pid);
     server
         .psql("postgres", &format!("select pg_terminate_backend({pid})"))
         .expect("pg_terminate_backend");
@@ -514,13 +422,12 @@ fn cancel_then_terminate_backend_mid_query_then_reset_then_cancel_again() {
     let new_pid = pg_backend_pid(&name);
     assert_ne!(new_pid, pid, "reset opened a new backend");
     assert_eq!(pgdblink::error_message(n), Ok("OK".to_owned()));
-    sleep_then_cancel(server, &name, &new_pid);
+    sleep_then_cancel(server, &name, new_pid);
 
     pgdblink::disconnect(n).expect("disconnect");
     pgdblink::connect(n, &server.connstr()).expect("connect again under the same name");
     assert_works(&name);
     pgdblink::disconnect(n).expect("disconnect");
-    take_notices(&name);
 
     fds.assert_none_leaked("cancel, terminate, reset, cancel");
 }
@@ -536,99 +443,39 @@ fn cancel_then_terminate_backend_mid_query_then_reset_then_cancel_again() {
 #[test]
 fn restart_immediate_while_idle_then_send_get_result_dblink_exec_reset_reconnect() {
     let _serial = serial();
-    recorder();
     let server = shared();
     let private = private_server();
-    let mut o = server.oracle();
+    let mut pair = Pair::on(server);
     warm_up(server);
     let fds = Fds::now();
 
-    let connstr = private.connstr();
     let name = unique_name("idle");
-    let n = Some(name.as_str());
-    let l = lit(&name);
     let resettable = unique_name("idle_reset");
-    pgdblink::connect(n, &connstr).expect("connect");
+    pair.set("n", &name);
+    pair.set("cs", &private.connstr());
+    pair.step(CONNECT);
     pgdblink::connect(Some(&resettable), &private.tcp_connstr()).expect("connect");
-    o.value(&format!("select dblink_connect({l}, {})", lit(&connstr)))
-        .expect("oracle connect");
     assert_works(&name);
     assert_works(&resettable);
+    assert_no_notices(&name);
 
     private
         .restart_immediate()
         .expect("restart the private cluster");
 
-    same(
-        "is_busy",
-        seen(&name, pgdblink::is_busy(n), flag),
-        oracle_value(&mut o, &format!("select dblink_is_busy({l})")),
-    );
-    same(
-        "get_result with nothing sent",
-        seen(&name, pgdblink::get_result(n, false), rows),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink_get_result({l}, false) as t(x text)"),
-        ),
-    );
-    same(
-        "error_message",
-        seen(&name, pgdblink::error_message(n), text),
-        oracle_value(&mut o, &format!("select dblink_error_message({l})")),
-    );
-    same(
-        "send_query",
-        seen(&name, pgdblink::send_query(n, "select 1"), flag),
-        oracle_value(
-            &mut o,
-            &format!("select dblink_send_query({l}, 'select 1')"),
-        ),
-    );
-    let get = {
-        let name = name.clone();
-        move |fail: bool| {
-            let name = name.clone();
-            bounded("get_result", HANG_MARGIN, move || {
-                seen(&name, pgdblink::get_result(Some(&name), fail), rows)
-            })
-        }
-    };
+    pair.step(IS_BUSY);
+    // get_result with nothing sent.
+    pair.step(GET_RESULT);
+    pair.step(ERROR_MESSAGE);
+    pair.step(SEND_SELECT_1);
     // NOTICE 08006 server closed the connection unexpectedly ...
-    same(
-        "get_result: the lost connection",
-        get(false),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink_get_result({l}, false) as t(x text)"),
-        ),
-    );
-    same(
-        "get_result: the end",
-        get(true),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink_get_result({l}, true) as t(x text)"),
-        ),
-    );
-    same(
-        "dblink",
-        seen(&name, pgdblink::dblink(n, "select 1", true), rows),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink({l}, 'select 1') as t(x int)"),
-        ),
-    );
-    same(
-        "dblink_exec, fail_on_error false",
-        seen(&name, pgdblink::exec(n, "select 1", false), text),
-        oracle_value(
-            &mut o,
-            &format!("select dblink_exec({l}, 'select 1', false)"),
-        ),
-    );
-    cancel_on_a_closed_socket(&mut o, &name);
-    disconnect_and_reconnect_both(&mut o, &name, &connstr);
+    bounded_get(&mut pair, GET_RESULT);
+    // The end.
+    bounded_get(&mut pair, GET_RESULT_FAIL);
+    pair.step(SELECT_1);
+    pair.step("SELECT dblink_exec(:'n', 'select 1', false)");
+    cancel_on_a_closed_socket(&mut pair);
+    disconnect_and_reconnect_both(&mut pair);
 
     // The other connection (TCP) is reset instead.
     bounded("reset", HANG_MARGIN, {
@@ -638,7 +485,6 @@ fn restart_immediate_while_idle_then_send_get_result_dblink_exec_reset_reconnect
     .expect("reset after the restart");
     assert_works(&resettable);
     pgdblink::disconnect(Some(&resettable)).expect("disconnect");
-    take_notices(&resettable);
 
     fds.assert_none_leaked("restart while idle");
     drop(private);
@@ -652,30 +498,19 @@ fn restart_immediate_while_idle_then_send_get_result_dblink_exec_reset_reconnect
 #[test]
 fn restart_immediate_while_get_result_blocks_in_another_thread() {
     let _serial = serial();
-    recorder();
     let server = shared();
     let private = private_server();
-    let mut o = server.oracle();
+    let mut pair = Pair::on(server);
     let mut admin = server.oracle();
     warm_up(server);
     let fds = Fds::now();
 
-    let connstr = private.connstr();
     let name = unique_name("busy");
     let n = Some(name.as_str());
-    let l = lit(&name);
-    pgdblink::connect(n, &connstr).expect("connect");
-    o.value(&format!("select dblink_connect({l}, {})", lit(&connstr)))
-        .expect("oracle connect");
-    let pids = [pg_backend_pid(&name), oracle_backend_pid(&mut o, &name)];
-    same(
-        "send_query pg_sleep(60)",
-        seen(&name, pgdblink::send_query(n, "select pg_sleep(60)"), flag),
-        oracle_value(
-            &mut o,
-            &format!("select dblink_send_query({l}, 'select pg_sleep(60)')"),
-        ),
-    );
+    pair.set("n", &name);
+    pair.set("cs", &private.connstr());
+    pair.step(CONNECT);
+    pair.step(SEND_SLEEP);
     // pgdblink only: another connection waited on with wait_any.
     let waiter = unique_name("busy_wait_any");
     pgdblink::connect(Some(&waiter), &private.tcp_connstr()).expect("connect");
@@ -684,14 +519,18 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
         pgdblink::send_query(Some(&waiter), "select pg_sleep(60)"),
         Ok(true)
     );
-    for pid in pids.iter().chain([&waiter_pid]) {
+    for pid in [pair.theirs.pid(n), pair.mine.pid(n), waiter_pid] {
         wait_active(&private, pid);
     }
 
-    // The readers block: pgdblink's in threads of ours, the oracle's in its
-    // session (driven from another thread). The sleeps run for 60 s, so a
-    // return within HANG_MARGIN of the restart is the restart's doing.
+    // The readers block: each world's get_result in a thread of ours (the
+    // oracle's in its session). The sleeps run for 60 s, so a return within
+    // HANG_MARGIN of the restart is the restart's doing.
     let limit = HANG_MARGIN;
+    let Pair {
+        mut theirs,
+        mut mine,
+    } = pair;
     let (w_tx, w_rx) = mpsc::channel();
     let w_reader = thread::spawn({
         let waiter = waiter.clone();
@@ -700,25 +539,19 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
         }
     });
     let (pg_tx, pg_rx) = mpsc::channel();
-    let pg_reader = thread::spawn({
-        let name = name.clone();
-        move || {
-            let r = pgdblink::get_result(Some(&name), false);
-            let _ = pg_tx.send(seen(&name, r, rows));
-        }
+    let pg_reader = thread::spawn(move || {
+        let out = mine.run(GET_RESULT);
+        let _ = pg_tx.send((out, mine));
     });
     let (o_tx, o_rx) = mpsc::channel();
-    let o_reader = thread::spawn({
-        let sql = format!("select * from dblink_get_result({l}, false) as t(x text)");
-        move || {
-            let s = oracle_rows(&mut o, &sql);
-            let _ = o_tx.send((s, o));
-        }
+    let o_reader = thread::spawn(move || {
+        let out = theirs.run(GET_RESULT);
+        let _ = o_tx.send((out, theirs));
     });
     wait_until(
         server,
         "select count(*) from pg_stat_activity where state = 'active' \
-         and query like 'select * from dblink_get_result(%'",
+         and query ilike 'select * from dblink_get_result(%'",
         "1",
     );
     // Nothing can have ended the readers yet: the sleeps run for 60 s.
@@ -728,10 +561,10 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
         .restart_immediate()
         .expect("restart the private cluster");
 
-    let pg_seen = pg_rx
+    let (pg_seen, mine) = pg_rx
         .recv_timeout(limit)
         .unwrap_or_else(|e| panic!("the blocked get_result has not returned: {e}"));
-    let (o_seen, mut o) = o_rx
+    let (o_seen, theirs) = o_rx
         .recv_timeout(limit)
         .unwrap_or_else(|e| panic!("the oracle's blocked get_result has not returned: {e}"));
     let woken = w_rx
@@ -740,6 +573,7 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
     pg_reader.join().expect("the reader thread");
     o_reader.join().expect("the oracle reader thread");
     w_reader.join().expect("the wait_any thread");
+    let mut pair = Pair { theirs, mine };
     assert_eq!(woken, Ok(vec![0]), "the lost connection is ready to report");
     let r = pgdblink::get_result(Some(&waiter), false).expect("an error result");
     let e = r.error().expect("the lost connection");
@@ -754,9 +588,8 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
         Ok(Status::Done)
     );
     pgdblink::disconnect(Some(&waiter)).expect("disconnect");
-    take_notices(&waiter);
     // NOTICE 08006 server closed the connection unexpectedly ...
-    same("the blocked get_result", pg_seen, o_seen);
+    pair.assert_same(GET_RESULT, &o_seen, &pg_seen);
     assert_eq!(
         admin
             .value("select 1")
@@ -764,41 +597,13 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
         Some("1".to_owned())
     );
 
-    same(
-        "is_busy",
-        seen(&name, pgdblink::is_busy(n), flag),
-        oracle_value(&mut o, &format!("select dblink_is_busy({l})")),
-    );
-    same(
-        "get_result: the end",
-        seen(&name, pgdblink::get_result(n, true), rows),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink_get_result({l}, true) as t(x text)"),
-        ),
-    );
-    same(
-        "error_message",
-        seen(&name, pgdblink::error_message(n), text),
-        oracle_value(&mut o, &format!("select dblink_error_message({l})")),
-    );
-    same(
-        "send_query",
-        seen(&name, pgdblink::send_query(n, "select 1"), flag),
-        oracle_value(
-            &mut o,
-            &format!("select dblink_send_query({l}, 'select 1')"),
-        ),
-    );
-    same(
-        "dblink",
-        seen(&name, pgdblink::dblink(n, "select 1", true), rows),
-        oracle_rows(
-            &mut o,
-            &format!("select * from dblink({l}, 'select 1') as t(x int)"),
-        ),
-    );
-    cancel_on_a_closed_socket(&mut o, &name);
+    pair.step(IS_BUSY);
+    // The end.
+    pair.step(GET_RESULT_FAIL);
+    pair.step(ERROR_MESSAGE);
+    pair.step(SEND_SELECT_1);
+    pair.step(SELECT_1);
+    cancel_on_a_closed_socket(&mut pair);
 
     // pgdblink only: reset, then the disconnect + connect of both worlds.
     bounded("reset", HANG_MARGIN, {
@@ -807,10 +612,16 @@ fn restart_immediate_while_get_result_blocks_in_another_thread() {
     })
     .expect("reset after the restart");
     assert_works(&name);
-    o.value(&format!("select dblink_exec({l}, 'select 1', false)"))
-        .expect("the oracle's connection is still lost");
-    o.take_notices();
-    disconnect_and_reconnect_both(&mut o, &name, &connstr);
+    assert_no_notices(&name);
+    let still_lost = pair
+        .theirs
+        .run("SELECT dblink_exec(:'n', 'select 1', false)");
+    assert_eq!(
+        still_lost.scalar(),
+        Some("ERROR"),
+        "the oracle's connection is still lost"
+    );
+    disconnect_and_reconnect_both(&mut pair);
 
     fds.assert_none_leaked("restart while get_result blocks");
     drop(private);
@@ -829,7 +640,6 @@ fn send_query_chunked_then_cancel_from_another_thread_between_chunks() {
     const ROWS: u64 = 2_000_000;
     const CHUNK: usize = 1000;
     let _serial = serial();
-    recorder();
     let server = shared();
     warm_up(server);
     let fds = Fds::now();
@@ -865,7 +675,7 @@ fn send_query_chunked_then_cancel_from_another_thread_between_chunks() {
 
     let canceller = thread::spawn({
         let name = name.clone();
-        move || pgdblink::cancel_query(Some(&name))
+        move || (pgdblink::cancel_query(Some(&name)), notices::take())
     });
     let mut canceled = None;
     let mut chunks = 1;
@@ -891,10 +701,9 @@ fn send_query_chunked_then_cancel_from_another_thread_between_chunks() {
             }
         }
     }
-    assert_eq!(
-        canceller.join().expect("the cancelling thread"),
-        Ok("OK".to_owned())
-    );
+    let (cancel, raised) = canceller.join().expect("the cancelling thread");
+    hand_back(raised);
+    assert_eq!(cancel, Ok("OK".to_owned()));
     let read = next - 1;
     match canceled {
         Some(_) => assert!(read < ROWS, "57014 after all {ROWS} rows"),
@@ -936,8 +745,12 @@ impl Silent {
         }
     }
 
+    fn port(&self) -> u16 {
+        self.listener.local_addr().expect("local addr").port()
+    }
+
     fn connstr(&self, extra: &str) -> String {
-        let port = self.listener.local_addr().expect("local addr").port();
+        let port = self.port();
         format!("host=127.0.0.1 port={port} user=postgres dbname=postgres sslmode=disable {extra}")
     }
 }
@@ -964,7 +777,6 @@ fn name_is_free_and_reusable(name: &str, server: &Server) {
 #[test]
 fn connect_timeout_to_a_peer_that_never_answers() {
     let _serial = serial();
-    recorder();
     let server = shared();
     let silent = Silent::start();
     warm_up(server);
@@ -979,14 +791,20 @@ fn connect_timeout_to_a_peer_that_never_answers() {
     })
     .expect_err("nobody answers");
     assert_eq!(
-        Rep::from(&e),
-        Rep {
-            sqlstate: "08001".to_owned(),
-            message: "could not establish connection".to_owned(),
-            detail: Some("timed out after 300 ms".to_owned()),
-            hint: None,
-            context: None,
-        }
+        (
+            e.sqlstate.as_str(),
+            e.message.as_str(),
+            e.detail.as_deref(),
+            e.hint.as_deref(),
+            e.context.as_deref()
+        ),
+        (
+            "08001",
+            "could not establish connection",
+            Some("timed out after 300 ms"),
+            None,
+            None
+        )
     );
     name_is_free_and_reusable(&name, server);
     assert!(take_notices(&name).is_empty());
@@ -1001,7 +819,6 @@ fn connect_timeout_to_a_peer_that_never_answers() {
 #[test]
 fn connect_all_with_one_peer_that_never_answers() {
     let _serial = serial();
-    recorder();
     let server = shared();
     let silent = Silent::start();
     warm_up(server);
@@ -1054,38 +871,56 @@ fn connect_all_with_one_peer_that_never_answers() {
 
 /// connect with libpq's own `connect_timeout=2` to a peer that never
 /// answers, in both worlds at once: the same 08001 and DETAIL (`timeout
-/// expired`); the name is reusable afterwards.
+/// expired`), where dblink honours connect_timeout (dblink 15; see the
+/// module docs for 16+); the name is reusable afterwards.
 #[test]
 fn connect_with_libpq_connect_timeout_to_a_peer_that_never_answers() {
     let _serial = serial();
-    recorder();
     let server = shared();
     let silent = Silent::start();
-    let mut o = server.oracle();
+    let mut pair = Pair::on(server);
     warm_up(server);
     let fds = Fds::now();
 
     let name = unique_name("silent_libpq");
-    let connstr = silent.connstr("connect_timeout=2");
-    let (pg, oracle) = thread::scope(|s| {
-        let pg = s.spawn(|| {
-            bounded("connect", Duration::from_secs(2) + HANG_MARGIN, {
-                let name = name.clone();
-                let connstr = connstr.clone();
-                move || {
-                    seen(&name, pgdblink::connect(Some(&name), &connstr), |()| {
-                        text("OK")
-                    })
-                }
+    pair.set("n", &name);
+    pair.set("cs", &silent.connstr("connect_timeout=2"));
+    let waits = pair.oracle_version() >= 160_000;
+    if waits {
+        // dblink's wait, ended after connect_timeout + 3 s (the oracle
+        // world sends any call verbatim).
+        pair.theirs
+            .run("SELECT set_config('statement_timeout', '5s', false)");
+    }
+    let (theirs, mine) = thread::scope(|s| {
+        let mine = s.spawn(|| {
+            pair.mine.run_via(CONNECT, |call| {
+                bounded("connect", Duration::from_secs(2) + HANG_MARGIN, call)
             })
         });
-        let oracle = oracle_value(
-            &mut o,
-            &format!("select dblink_connect({}, {})", lit(&name), lit(&connstr)),
-        );
-        (pg.join().expect("the connecting thread"), oracle)
+        let theirs = pair.theirs.run(CONNECT);
+        (theirs, mine.join().expect("the connecting thread"))
     });
-    same("connect", pg, oracle);
+    if waits {
+        pair.theirs
+            .run("SELECT set_config('statement_timeout', '0', false)");
+        assert_eq!(
+            pair.theirs.render(&theirs),
+            "ERROR 57014: canceling statement due to statement timeout\n",
+            "dblink 16+ ignores connect_timeout"
+        );
+        assert_eq!(
+            pair.mine.render(&mine),
+            format!(
+                "ERROR 08001: could not establish connection\n\
+                 DETAIL: connection to server at \"127.0.0.1\", port {} failed: timeout expired\n",
+                silent.port()
+            ),
+            "pgdblink gives up after connect_timeout, as dblink 15 does"
+        );
+    } else {
+        pair.assert_same(CONNECT, &theirs, &mine);
+    }
     name_is_free_and_reusable(&name, server);
     assert!(take_notices(&name).is_empty());
 
@@ -1151,7 +986,6 @@ fn pipe(from: &TcpStream, to: &TcpStream) -> thread::JoinHandle<()> {
 #[test]
 fn cancel_query_timeout_to_a_peer_that_never_answers() {
     let _serial = serial();
-    recorder();
     let server = shared();
     warm_up(server);
     let mut proxy = OneShotProxy::start(server.port());

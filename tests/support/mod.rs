@@ -19,7 +19,7 @@ pub use pgdblink_testkit as server;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use oracle::{Oracle, Rep, Report, Rows, ServerExt, lit, lit_opt};
+pub use oracle::{Oracle, Report, Rows, ServerExt, lit};
 pub use server::{Server, shared};
 
 /// A connection name unique within this process, `<prefix>_<n>`.

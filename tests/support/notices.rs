@@ -18,10 +18,6 @@ pub fn install() {
     INSTALL.call_once(|| {
         pgdblink::set_notice_handler(Some(Arc::new(|name: Option<&str>, e: &Error| {
             NOTICES.with(|n| n.borrow_mut().push((name.map(str::to_owned), e.clone())));
-            LEGACY
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((name.map(str::to_owned), e.clone()));
         })));
     });
 }
@@ -31,13 +27,4 @@ pub fn install() {
 pub fn take() -> Vec<(Option<String>, Error)> {
     install();
     NOTICES.with(|n| std::mem::take(&mut *n.borrow_mut()))
-}
-
-// TRANSITIONAL: the process-wide buffer of the old runners; removed with them.
-static LEGACY: std::sync::Mutex<Vec<(Option<String>, Error)>> = std::sync::Mutex::new(Vec::new());
-
-/// TRANSITIONAL (the old runners).
-pub fn recorder() -> &'static std::sync::Mutex<Vec<(Option<String>, Error)>> {
-    install();
-    &LEGACY
 }

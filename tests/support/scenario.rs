@@ -322,6 +322,7 @@ fn tokenize(sql: &str) -> Result<Vec<(Tok, usize, usize)>, String> {
 fn own_columns(func: &str) -> Option<Vec<String>> {
     let cols: &[&str] = match func {
         "dblink_get_notify" => &["notify_name", "be_pid", "extra"],
+        "dblink_get_pkey" => &["position", "colname"],
         _ => return None,
     };
     Some(cols.iter().map(|c| (*c).to_owned()).collect())
@@ -487,9 +488,10 @@ impl Parser<'_> {
             let mut depth = 0;
             while let Some(t) = self.peek() {
                 match t {
-                    Tok::Punct("(") => depth += 1,
+                    // `[`..`]`: an ARRAY[..] constructor's elements.
+                    Tok::Punct("(" | "[") => depth += 1,
                     Tok::Punct(")") if depth == 0 => break,
-                    Tok::Punct(")") => depth -= 1,
+                    Tok::Punct(")" | "]") => depth -= 1,
                     Tok::Punct(",") if depth == 0 => break,
                     _ => {}
                 }
@@ -539,6 +541,15 @@ impl Parser<'_> {
 
 /// The elements of a one-dimensional text array literal (no NULLs).
 fn parse_text_array(s: &str) -> Result<Vec<String>, String> {
+    parse_text_array_nulls(s)?
+        .into_iter()
+        .map(|e| e.ok_or_else(|| format!("a NULL element in {s}")))
+        .collect()
+}
+
+/// The elements of a one-dimensional text array literal; an unquoted NULL
+/// is `None`.
+fn parse_text_array_nulls(s: &str) -> Result<Vec<Option<String>>, String> {
     let inner = s
         .strip_prefix('{')
         .and_then(|s| s.strip_suffix('}'))
@@ -560,6 +571,7 @@ fn parse_text_array(s: &str) -> Result<Vec<String>, String> {
                     None => return Err(format!("unterminated element in {s}")),
                 }
             }
+            out.push(Some(el));
         } else {
             while let Some(&c) = chars.peek() {
                 if c == ',' {
@@ -568,8 +580,8 @@ fn parse_text_array(s: &str) -> Result<Vec<String>, String> {
                 el.push(c);
                 chars.next();
             }
+            out.push((!el.eq_ignore_ascii_case("null")).then_some(el));
         }
-        out.push(el);
         match chars.next() {
             None => return Ok(out),
             Some(',') => {}
@@ -899,29 +911,8 @@ impl World {
     }
 
     fn call_pgdblink(&mut self, call: &Call) -> Outcome {
-        notices::take();
         let values = self.eval(&call.args);
-        let result = if values.iter().any(Option::is_none) {
-            // dblink's functions are STRICT: a NULL argument, no call.
-            Ok(match call.shape {
-                Shape::Scalar => Value::Scalar(None),
-                Shape::Set { .. } => Value::Rows(Vec::new()),
-            })
-        } else {
-            let v: Vec<String> = values.into_iter().flatten().collect();
-            dispatch(call, &v).map_err(|e| report_of_error("ERROR", &e))
-        };
-        let notices = notices::take()
-            .iter()
-            .map(|(_, e)| report_of_error("NOTICE", e))
-            .collect();
-        let result = result.map(|v| match (v, &call.shape) {
-            (Value::Rows(rows), Shape::Set { columns, select }) => {
-                Value::Rows(project(rows, columns, select.as_deref()))
-            }
-            (v, _) => v,
-        });
-        Outcome { notices, result }
+        pgdblink_outcome(call, values)
     }
 
     /// Keeps the bookkeeping of connects and disconnects: the remote pid of
@@ -1085,6 +1076,34 @@ impl Drop for World {
     }
 }
 
+/// The pgdblink world's outcome of `call` with its evaluated arguments
+/// (`None`: NULL), NOTICEs included: the call itself, which needs no
+/// [`World`] (so it can run in a thread of its own, see [`World::run_via`]).
+fn pgdblink_outcome(call: &Call, values: Vec<Option<String>>) -> Outcome {
+    notices::take();
+    let result = if values.iter().any(Option::is_none) {
+        // dblink's functions are STRICT: a NULL argument, no call.
+        Ok(match call.shape {
+            Shape::Scalar => Value::Scalar(None),
+            Shape::Set { .. } => Value::Rows(Vec::new()),
+        })
+    } else {
+        let v: Vec<String> = values.into_iter().flatten().collect();
+        dispatch(call, &v).map_err(|e| report_of_error("ERROR", &e))
+    };
+    let notices = notices::take()
+        .iter()
+        .map(|(_, e)| report_of_error("NOTICE", e))
+        .collect();
+    let result = result.map(|v| match (v, &call.shape) {
+        (Value::Rows(rows), Shape::Set { columns, select }) => {
+            Value::Rows(project(rows, columns, select.as_deref()))
+        }
+        (v, _) => v,
+    });
+    Outcome { notices, result }
+}
+
 /// Rows projected from `columns` to `select`.
 fn project(rows: Rows, columns: &[String], select: Option<&[String]>) -> Rows {
     let Some(select) = select else { return rows };
@@ -1215,8 +1234,82 @@ fn dispatch(call: &Call, v: &[String]) -> pg::Result<Value> {
                 format_text_array(&names)
             })))
         }
+        ("dblink_get_pkey", 1) => on_local_database(|local| {
+            let r = pg::get_pkey(Some(local), &v[0])?;
+            assert_eq!(r.columns(), ["position", "colname"], "get_pkey's columns");
+            Ok(Value::Rows(r.rows()))
+        }),
+        ("dblink_build_sql_insert" | "dblink_build_sql_update", 5) => {
+            let pk = pkattnums(&v[1], &v[2])?;
+            let (src, tgt) = (text_array_arg(&v[3])?, text_array_arg(&v[4])?);
+            let (src, tgt) = (opt_strs(&src), opt_strs(&tgt));
+            on_local_database(|local| {
+                let built = if call.func == "dblink_build_sql_insert" {
+                    pg::build_sql_insert(Some(local), &v[0], &pk, &src, &tgt)
+                } else {
+                    pg::build_sql_update(Some(local), &v[0], &pk, &src, &tgt)
+                };
+                built.map(|t| Value::Scalar(Some(t)))
+            })
+        }
+        ("dblink_build_sql_delete", 4) => {
+            let pk = pkattnums(&v[1], &v[2])?;
+            let tgt = text_array_arg(&v[3])?;
+            on_local_database(|local| {
+                pg::build_sql_delete(Some(local), &v[0], &pk, &opt_strs(&tgt))
+                    .map(|t| Value::Scalar(Some(t)))
+            })
+        }
         _ => panic!("the scenario language does not know {}", sig()),
     }
+}
+
+// ===========================================================================
+// dblink's local database (dblink_get_pkey, dblink_build_sql_*)
+
+/// Runs `f` on a pgdblink connection to what dblink's build functions call
+/// the local database: the oracle world's database (`oracle` of the shared
+/// server), so both worlds read the same catalog. The connection is open
+/// for this call only, so it never shows in dblink_get_connections.
+fn on_local_database<T>(f: impl FnOnce(&str) -> pg::Result<T>) -> pg::Result<T> {
+    let local = format!(
+        "scenario_local_{}_{}",
+        std::process::id(),
+        NEXT_UNIQUE.fetch_add(1, Ordering::Relaxed)
+    );
+    pg::connect(Some(&local), &shared().connstr_db("oracle"))?;
+    let out = f(&local);
+    pg::disconnect(Some(&local))?;
+    out
+}
+
+/// dblink's `pkattnums int2vector, pknumatts int` arguments: the first
+/// `pknumatts` attribute numbers (dblink takes no more than the vector has,
+/// and none for a count below 1).
+fn pkattnums(vector: &str, count: &str) -> pg::Result<Vec<i32>> {
+    let nums = vector
+        .split_whitespace()
+        .map(|n| {
+            n.parse::<i16>().map(i32::from).map_err(|_| {
+                pg::Error::new(
+                    "22P02",
+                    format!("invalid input syntax for type smallint: \"{n}\""),
+                )
+            })
+        })
+        .collect::<pg::Result<Vec<i32>>>()?;
+    let count = usize::try_from(int_arg(count)?).unwrap_or(0);
+    Ok(nums.into_iter().take(count).collect())
+}
+
+/// A `text[]` argument (as array_out writes it) as its elements, NULL as
+/// `None`.
+fn text_array_arg(v: &str) -> pg::Result<Vec<Option<String>>> {
+    parse_text_array_nulls(v).map_err(|e| pg::Error::new("22P02", e))
+}
+
+fn opt_strs(v: &[Option<String>]) -> Vec<Option<&str>> {
+    v.iter().map(Option::as_deref).collect()
 }
 
 // ===========================================================================
@@ -1295,5 +1388,67 @@ impl World {
             .flatten()
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("server_version_num"))
+    }
+}
+
+// ===========================================================================
+// Calls run elsewhere (the fault tests bound them in time)
+
+/// A pgdblink call ready to run, on any thread.
+pub type PgdblinkCall = Box<dyn FnOnce() -> Outcome + Send>;
+
+impl World {
+    /// Like [`run`](Self::run), but in the pgdblink world the pgdblink call
+    /// itself is handed to `exec`, which runs it and returns its outcome
+    /// (e.g. in a thread of its own, failing the test if it hangs; its
+    /// NOTICEs are the outcome's whatever thread runs it). The arguments
+    /// are evaluated, and connects recorded, here. In the oracle world
+    /// `exec` is not used.
+    pub fn run_via(
+        &mut self,
+        statement: &str,
+        exec: impl FnOnce(PgdblinkCall) -> Outcome,
+    ) -> Outcome {
+        if self.side == Side::Dblink {
+            return self.run(statement);
+        }
+        let sql = self
+            .vars
+            .interpolate(statement.trim().trim_end_matches(';'));
+        let call = Call::parse(&sql).unwrap_or_else(|e| panic!("{e}\nin: {sql}"));
+        let values = self.eval(&call.args);
+        let out = exec(Box::new({
+            let call = call.clone();
+            move || pgdblink_outcome(&call, values)
+        }));
+        self.track(&call, &out);
+        out
+    }
+}
+
+impl Pair {
+    /// Like [`step`](Self::step), with pgdblink's call run by `exec` (see
+    /// [`World::run_via`]).
+    #[track_caller]
+    pub fn step_via(
+        &mut self,
+        statement: &str,
+        exec: impl FnOnce(PgdblinkCall) -> Outcome,
+    ) -> Outcome {
+        let theirs = self.theirs.run(statement);
+        let mine = self.mine.run_via(statement, exec);
+        self.assert_same(statement, &theirs, &mine);
+        theirs
+    }
+
+    /// Panics unless the two worlds' outcomes of `statement`, each run on
+    /// its own (e.g. in threads), render the same.
+    #[track_caller]
+    pub fn assert_same(&self, statement: &str, theirs: &Outcome, mine: &Outcome) {
+        let (t, m) = (self.theirs.render(theirs), self.mine.render(mine));
+        assert_eq!(
+            t, m,
+            "pgdblink differs from dblink in: {statement}\n--- dblink\n{t}--- pgdblink\n{m}"
+        );
     }
 }
