@@ -65,7 +65,8 @@ fn open_rel(name: Option<&str>, relname: &str) -> Result<Rel> {
          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
          where c.oid = $1::pg_catalog.regclass",
         &[Some(relname)],
-    )?;
+    )
+    .map_err(|e| missing_schema(name, relname, e))?;
     let row = rows
         .into_iter()
         .next()
@@ -94,6 +95,30 @@ fn open_rel(name: Option<&str>, relname: &str) -> Result<Rel> {
             .map(|r| r.into_iter().nth(1).flatten())
             .collect(),
     })
+}
+
+/// dblink opens the relation with `table_openrv`, which reports a missing
+/// schema as such (3F000); since PostgreSQL 16 a regclass cast reports it as
+/// a missing relation (42P01). So, for a 42P01: the schema's error when the
+/// name is qualified by a schema that does not exist, else `e` as it is.
+fn missing_schema(name: Option<&str>, relname: &str, e: Error) -> Error {
+    if e.sqlstate != "42P01" {
+        return e;
+    }
+    let schema = catalog(
+        name,
+        "select p[pg_catalog.array_length(p, 1) - 1] from pg_catalog.parse_ident($1) p \
+         where pg_catalog.array_length(p, 1) >= 2 \
+           and pg_catalog.to_regnamespace(pg_catalog.quote_ident(p[pg_catalog.array_length(p, 1) - 1])) is null",
+        &[Some(relname)],
+    );
+    match schema
+        .ok()
+        .and_then(|rows| rows.into_iter().next()?.into_iter().next()?)
+    {
+        Some(schema) => Error::new("3F000", format!("schema \"{schema}\" does not exist")),
+        None => e,
+    }
 }
 
 /// dblink's validate_pkattnums: the 1-based logical attnums (dropped
