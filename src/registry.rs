@@ -508,6 +508,85 @@ pub(crate) fn names() -> Vec<String> {
 mod tests {
     use super::*;
 
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+
+    /// An entry around a connection that failed at once (a socket directory
+    /// that does not exist): a real `PGconn`, no server, no network.
+    fn offline_entry() -> Arc<Entry> {
+        let connstr = c"host=/nonexistent/pgdblink-unit port=1 connect_timeout=1";
+        let params = pq::ConnParams::parse(connstr).expect("a valid connstr");
+        let conn = Conn::connectdb(&params).expect("libpq allocates the handle");
+        Entry::connecting(conn)
+    }
+
+    #[test]
+    fn a_timed_lock_wait_gives_up_at_its_deadline_while_the_session_is_held() {
+        let entry = offline_entry();
+        let held = entry.lock();
+        let (e2, start) = (Arc::clone(&entry), Instant::now());
+        let waiter = std::thread::spawn(move || {
+            let deadline = Some(Instant::now() + Duration::from_millis(100));
+            e2.lock_until(deadline).is_none()
+        });
+        assert!(
+            waiter.join().expect("the waiter"),
+            "the held session was taken"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+        drop(held);
+        let deadline = Some(Instant::now() + Duration::from_millis(100));
+        assert!(
+            entry.lock_until(deadline).is_some(),
+            "a free session is taken at once"
+        );
+        assert!(
+            entry.lock_until(None).is_some(),
+            "no deadline: the session is taken"
+        );
+    }
+
+    #[test]
+    fn closing_wakes_a_call_polling_the_socket_and_waits_for_it() {
+        // The model: close marks the entry closed, bumps the epoch and shuts
+        // our duplicate of the socket down, so a call waiting on it wakes,
+        // sees the epoch changed and lets the session go; close then takes it.
+        let entry = offline_entry();
+        let (ours, _peer) = UnixStream::pair().expect("socketpair");
+        entry.watch_socket(Some(OwnedFd::from(ours)));
+        let epoch = entry.epoch();
+        let (e2, (tx, rx)) = (Arc::clone(&entry), std::sync::mpsc::channel());
+        let call = std::thread::spawn(move || {
+            let session = e2.lock();
+            tx.send(()).expect("the test waits for this");
+            // A call's wait on the socket, whose peer never writes: only a
+            // wake-up ends it (the deadline only keeps a broken model from
+            // hanging the test).
+            let fd = Entry::raw(&e2.wake_socket());
+            let deadline = Some(Instant::now() + Duration::from_secs(20));
+            let woke = pq::wait_sockets(&[(fd, pq::Interest::Read)], deadline);
+            let changed = e2.epoch() != epoch;
+            drop(session);
+            (woke, changed)
+        });
+        rx.recv().expect("the call holds the session");
+        let start = Instant::now();
+        let _ = entry.close();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "close waited too long"
+        );
+        let (woke, changed) = call.join().expect("the call");
+        assert_eq!(woke, Some(vec![0]), "the poll woke with the socket ready");
+        assert!(changed, "the woken call sees a new epoch");
+        assert!(entry.is_closed() && !entry.socket_open());
+        assert_eq!(
+            Entry::raw(&entry.wake_socket()),
+            -1,
+            "our duplicate is closed"
+        );
+    }
+
     #[test]
     fn names_are_truncated_to_63_bytes_on_a_character_boundary() {
         let short = "a".repeat(63);
