@@ -193,31 +193,10 @@ fn parse_script(name: &str, text: &str) -> Result<Script, String> {
     })
 }
 
-/// `sql` with every `:name` / `:'name'` replaced by a literal, for checking
-/// the syntax before the values exist.
+/// `sql` with every `:name` / `:'name'` replaced by `x` / `'x'`, for
+/// checking the syntax before the values exist.
 fn placeholders(sql: &str) -> String {
-    let mut out = String::new();
-    let mut rest = sql;
-    while let Some(k) = rest.find(':') {
-        out.push_str(&rest[..k]);
-        let after = &rest[k + 1..];
-        if let Some(a) = after.strip_prefix(':') {
-            out.push_str("::");
-            rest = a;
-        } else if let Some(body) = after.strip_prefix('\'') {
-            let len = body.find('\'').unwrap_or(body.len());
-            out.push_str("'x'");
-            rest = body.get(len + 1..).unwrap_or("");
-        } else {
-            let len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            out.push('x');
-            rest = &after[len..];
-        }
-    }
-    out.push_str(rest);
-    out
+    support::scenario::interpolate_by(sql, |_| Some("x"))
 }
 
 // ---------------------------------------------------------------------------

@@ -671,43 +671,7 @@ impl Vars {
     /// `:'name'` by the value as a literal (also inside string literals;
     /// undefined names and `::` casts are left alone).
     pub fn interpolate(&self, sql: &str) -> String {
-        let mut out = String::with_capacity(sql.len());
-        let mut rest = sql;
-        while let Some(k) = rest.find(':') {
-            out.push_str(&rest[..k]);
-            let after = &rest[k + 1..];
-            if let Some(a) = after.strip_prefix(':') {
-                out.push_str("::");
-                rest = a;
-                continue;
-            }
-            let (quoted, body) = match after.strip_prefix('\'') {
-                Some(b) => (true, b),
-                None => (false, after),
-            };
-            let len = body
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(body.len());
-            let name = &body[..len];
-            let closes = !quoted || body[len..].starts_with('\'');
-            match self.values.get(name) {
-                Some(value) if len > 0 && closes => {
-                    if quoted {
-                        out.push_str(&lit(value));
-                        rest = &body[len + 1..];
-                    } else {
-                        out.push_str(value);
-                        rest = &body[len..];
-                    }
-                }
-                _ => {
-                    out.push(':');
-                    rest = after;
-                }
-            }
-        }
-        out.push_str(rest);
-        out
+        interpolate_by(sql, |name| self.values.get(name).map(String::as_str))
     }
 
     /// `text` with every masked value replaced by `:name` (longest values
@@ -731,6 +695,47 @@ impl Vars {
         }
         out
     }
+}
+
+/// `sql` with `:name` replaced by `value(name)` and `:'name'` by it as a
+/// literal, wherever `value` knows the name (see [`Vars::interpolate`]).
+pub fn interpolate_by<'v>(sql: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(k) = rest.find(':') {
+        out.push_str(&rest[..k]);
+        let after = &rest[k + 1..];
+        if let Some(a) = after.strip_prefix(':') {
+            out.push_str("::");
+            rest = a;
+            continue;
+        }
+        let (quoted, body) = match after.strip_prefix('\'') {
+            Some(b) => (true, b),
+            None => (false, after),
+        };
+        let len = body
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(body.len());
+        let closes = !quoted || body[len..].starts_with('\'');
+        match value(&body[..len]) {
+            Some(v) if len > 0 && closes => {
+                if quoted {
+                    out.push_str(&lit(v));
+                    rest = &body[len + 1..];
+                } else {
+                    out.push_str(v);
+                    rest = &body[len..];
+                }
+            }
+            _ => {
+                out.push(':');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn replace_number(text: &str, number: &str, with: &str) -> String {
