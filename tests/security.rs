@@ -30,7 +30,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pgdblink::{Error, Status, ffi};
-use support::server::PrivateOptions;
 use support::{Server, unique_name, unnamed_lock};
 
 /// The password the failing connects give (never the role's).
@@ -55,24 +54,10 @@ fn private() -> &'static Server {
     notices();
     static PRIVATE: OnceLock<Result<Server, String>> = OnceLock::new();
     let started = PRIVATE.get_or_init(|| {
-        let opts = PrivateOptions {
-            hba: Some(
-                "hostssl all all 127.0.0.1/32 scram-sha-256\n\
-                 hostnossl all all 127.0.0.1/32 reject"
-                    .to_owned(),
-            ),
-            ssl: true,
-            conf: vec!["log_connections = on".to_owned()],
-        };
-        let server = Server::start_private(&opts)?;
-        server.psql(
-            "postgres",
-            &format!(
-                "create role {ROLE} login password '{RIGHT}';\n\
-                 create role {RESET_ROLE} login password '{RIGHT}';"
-            ),
-        )?;
-        Ok(server)
+        support::tls::start(
+            &["log_connections = on"],
+            &[(ROLE, RIGHT), (RESET_ROLE, RIGHT)],
+        )
     });
     match started {
         Ok(server) => server,
@@ -82,7 +67,7 @@ fn private() -> &'static Server {
 
 /// `host=127.0.0.1 port=<port> user=secret_user dbname=postgres` plus `extra`.
 fn tcp(port: u16, extra: &str) -> String {
-    format!("host=127.0.0.1 port={port} user={ROLE} dbname=postgres {extra}")
+    support::tls::tcp(port, ROLE, extra)
 }
 
 /// key=value connstrs with the wrong password, to a server that checks it.
@@ -1011,7 +996,7 @@ fn sslmode_require_through_connect_timeout_connect_all_and_temporary_connections
 fn sslmode_require_against_a_server_without_tls_is_08001() {
     // A private server without TLS (an external PGDBLINK_TEST_DSN server, as
     // `shared()` could be, might have TLS on).
-    let plain = Server::start_private(&PrivateOptions::default())
+    let plain = Server::start_private(&support::server::PrivateOptions::default())
         .unwrap_or_else(|e| panic!("could not start a server without TLS:\n{e}"));
     let connstr = format!("{} sslmode=require", plain.tcp_connstr());
     let name = unique_name("sec_notls");

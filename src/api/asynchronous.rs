@@ -193,7 +193,7 @@ pub fn is_busy(name: Option<&str>) -> Result<bool> {
 pub(crate) fn is_busy_as(who: Who<'_>) -> Result<bool> {
     with_conn(who, |conn, _| {
         conn.consume_input();
-        Ok(conn.is_busy())
+        Ok(conn.is_busy_unbuffered())
     })
 }
 
@@ -445,7 +445,7 @@ pub fn get_notify(name: Option<&str>) -> Result<Vec<Notification>> {
 pub(crate) fn get_notify_as(who: Who<'_>) -> Result<Vec<Notification>> {
     let name = who.name();
     let drained = with_conn(who, |conn, _| {
-        conn.consume_input();
+        conn.consume_input_all();
         Ok(std::iter::from_fn(|| conn.notifies()).collect::<Vec<_>>())
     });
     let drained = match drained {

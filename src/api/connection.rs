@@ -287,6 +287,7 @@ fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
         let now = Instant::now();
         let mut waiting: Vec<(usize, (c_int, Interest))> = Vec::new();
         let mut next: Deadline = None;
+        let mut advanced = false;
         for (i, slot) in slots.iter_mut().enumerate() {
             let Ok(slot) = slot else { continue };
             let interest = match slot.status {
@@ -299,8 +300,17 @@ fn open_all(connstrs: &[&str], timeout: Option<Duration>) -> Vec<Result<Conn>> {
                 slot.timed_out = true;
                 continue;
             }
+            if interest == Interest::Read && slot.conn.tls_pending() {
+                // OpenSSL holds bytes a poll would not see: read them now.
+                slot.status = slot.conn.connect_poll();
+                advanced = true;
+                continue;
+            }
             next = earlier(next, slot.deadline);
             waiting.push((i, (slot.conn.socket(), interest)));
+        }
+        if advanced {
+            continue; // the others are waited on in the next round
         }
         if waiting.is_empty() {
             break;

@@ -14,8 +14,9 @@ use super::{lock_session, release, with_conn};
 
 /// Whether one connection has a result ready (`get_result` would not
 /// block): with `consume`, input is read first (only for a socket poll
-/// reported readable). `Ok(None)` when its lock could not be had before
-/// the deadline.
+/// reported readable); either way, bytes that OpenSSL already holds are
+/// read, since a poll would not see them. `Ok(None)` when its lock could
+/// not be had before the deadline.
 fn probe(entry: &Entry, name: &str, deadline: Deadline, consume: bool) -> Result<Option<bool>> {
     let Some(mut session) = lock_session(entry, Some(name), deadline)? else {
         return Ok(None);
@@ -24,7 +25,7 @@ fn probe(entry: &Entry, name: &str, deadline: Deadline, consume: bool) -> Result
         if consume {
             conn.consume_input();
         }
-        !conn.is_busy() || conn.socket() < 0
+        !conn.is_busy_unbuffered() || conn.socket() < 0
     });
     release(entry, Some(name), session);
     Ok(Some(ready))
@@ -35,7 +36,8 @@ fn probe(entry: &Entry, name: &str, deadline: Deadline, consume: bool) -> Result
 /// when the deadline passed first.
 ///
 /// Each connection is first asked whether a result is already there,
-/// without reading; then one poll(2) on the sockets of the others (our own
+/// without reading (except what OpenSSL already holds: a poll would not
+/// report it); then one poll(2) on the sockets of the others (our own
 /// duplicates, held shared so that none is closed under the poll, and no
 /// session lock held), and input is read only from the sockets it reported
 /// readable: gathering N results costs O(N) reads overall, plus one poll per
@@ -221,10 +223,13 @@ pub(crate) fn socket_as(who: Who<'_>) -> Result<c_int> {
     Ok(conn.socket())
 }
 
-/// `PQconsumeInput`: reads what the server has sent, without waiting.
-/// `Ok(true)` on success; `Ok(false)` when reading failed (the connection is
-/// broken; see [`error_message`](super::error_message)). Not a dblink
-/// function.
+/// `PQconsumeInput`: reads what the server has sent, without waiting (over
+/// TLS, also what OpenSSL has already decrypted but libpq had no room for,
+/// which no poll of the socket would report: so after it, waiting for the
+/// socket to turn readable is right whenever [`is_busy`](super::is_busy)
+/// says true). `Ok(true)` on success; `Ok(false)` when reading failed (the
+/// connection is broken; see [`error_message`](super::error_message)). Not
+/// a dblink function.
 ///
 /// Errors: 08003 for an unknown name.
 ///
@@ -243,5 +248,5 @@ pub fn consume_input(name: Option<&str>) -> Result<bool> {
 }
 
 pub(crate) fn consume_input_as(who: Who<'_>) -> Result<bool> {
-    with_conn(who, |conn, _| Ok(conn.consume_input()))
+    with_conn(who, |conn, _| Ok(conn.consume_input_all()))
 }

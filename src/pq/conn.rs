@@ -46,6 +46,13 @@ const MAX_REFUSAL_LINES: u32 = 8;
 /// libpq's line for a send refused while a query is in progress.
 const REFUSAL: &str = "another command is already in progress\n";
 
+/// How many reads [`Conn::consume_input_all`] makes at most: the bytes
+/// OpenSSL holds after a read are at most one TLS record (16 kB), and every
+/// read takes at least 8 kB of them; more reads are needed only while the
+/// server keeps sending (the socket is then readable anyway), and the bound
+/// keeps such a stream from growing libpq's buffer unparsed.
+const MAX_TLS_DRAIN_READS: usize = 16;
+
 /// The text a COPY aborted by pgdblink reports to the server.
 const COPY_ABORT: &std::ffi::CStr = c"COPY is not supported here";
 
@@ -217,7 +224,10 @@ impl Conn {
             };
             let fd = self.socket();
             watch(self.dup_socket());
-            if fd >= 0 && wait_socket(fd, interest, deadline) == WaitOutcome::TimedOut {
+            // Bytes OpenSSL already holds are read without a wait.
+            let buffered = interest == Interest::Read && self.tls_pending();
+            if fd >= 0 && !buffered && wait_socket(fd, interest, deadline) == WaitOutcome::TimedOut
+            {
                 return Err(Stop::TimedOut);
             }
             if interrupted() {
@@ -383,6 +393,47 @@ impl Conn {
         unsafe { pq_sys::PQisBusy(self.ptr()) == 1 }
     }
 
+    /// Whether OpenSSL holds bytes of this connection that libpq has not
+    /// read yet, which poll(2) on the socket cannot see (see `tls.rs`):
+    /// then read (`PQconsumeInput`) instead of waiting. Always false with
+    /// libpq 18 after a read, and without TLS.
+    pub(crate) fn tls_pending(&self) -> bool {
+        // SAFETY: `self.raw` is live; no other thread uses it while we hold
+        // `&self` (every libpq call on it goes through this Conn).
+        unsafe { super::tls::ssl_pending(self.ptr()) }
+    }
+
+    /// [`Conn::is_busy`], after reading what OpenSSL already holds (see
+    /// [`Conn::tls_pending`]): true only when what is missing has not
+    /// arrived, so that waiting on the socket is right.
+    pub(crate) fn is_busy_unbuffered(&mut self) -> bool {
+        // Each read takes buffered bytes out of OpenSSL, and PQisBusy parses
+        // them: this ends when a result is complete or OpenSSL is empty.
+        while self.is_busy() {
+            if !self.tls_pending() || !self.consume_input() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// [`Conn::consume_input`], then again while OpenSSL still holds bytes
+    /// of the connection (at most a few times: each read takes up to a
+    /// record's worth out of OpenSSL, and one more read from the socket), so
+    /// that nothing received stays out of libpq's sight. False when reading
+    /// failed.
+    pub(crate) fn consume_input_all(&mut self) -> bool {
+        for _ in 0..MAX_TLS_DRAIN_READS {
+            if !self.consume_input() {
+                return false;
+            }
+            if !self.tls_pending() {
+                break;
+            }
+        }
+        true
+    }
+
     /// `PQsocket`: the connection's socket, -1 when there is none.
     pub(crate) fn socket(&self) -> c_int {
         // SAFETY: `self.raw` is live.
@@ -445,7 +496,8 @@ impl Conn {
     /// Waits (poll(2), until `deadline`) until [`Conn::get_result_now`]
     /// would not block.
     fn wait_ready(&mut self, deadline: Deadline, interrupted: Interrupted) -> Result<(), Stop> {
-        while self.is_busy() {
+        // Busy with nothing left in OpenSSL: only then is the socket to wait on.
+        while self.is_busy_unbuffered() {
             let fd = self.socket();
             if fd < 0 {
                 break; // PQgetResult reports the lost connection without blocking.
@@ -524,7 +576,10 @@ impl Conn {
                     if fd < 0 {
                         return Ok(());
                     }
-                    if wait_socket(fd, Interest::Read, deadline) == WaitOutcome::TimedOut {
+                    // Bytes OpenSSL already holds are read without a wait.
+                    if !self.tls_pending()
+                        && wait_socket(fd, Interest::Read, deadline) == WaitOutcome::TimedOut
+                    {
                         return Err(Stop::TimedOut);
                     }
                     if interrupted() {
@@ -795,7 +850,8 @@ impl Conn {
                 0 if !out.is_empty() => return Ok(CopyChunk::Data(out)),
                 0 => {
                     let fd = self.socket();
-                    if fd >= 0 {
+                    // Bytes OpenSSL already holds are read without a wait.
+                    if fd >= 0 && !self.tls_pending() {
                         wait_socket(fd, Interest::Read, None);
                     }
                     if interrupted() {

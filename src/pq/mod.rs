@@ -5,6 +5,7 @@ mod cancel;
 mod conn;
 mod process;
 mod result;
+mod tls;
 mod wait;
 
 use std::ffi::{CStr, CString};

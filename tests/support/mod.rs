@@ -13,6 +13,7 @@ pub mod oracle;
 pub mod process;
 pub mod proxy;
 pub mod scenario;
+pub mod tls;
 /// The throwaway server: the `pgdblink-testkit` crate (`tests/kit`).
 pub use pgdblink_testkit as server;
 
