@@ -410,8 +410,12 @@ impl Conn {
         // Each read takes buffered bytes out of OpenSSL, and PQisBusy parses
         // them: this ends when a result is complete or OpenSSL is empty.
         while self.is_busy() {
-            if !self.tls_pending() || !self.consume_input() {
+            if !self.tls_pending() {
                 return true;
+            }
+            if !self.consume_input() {
+                // Reading failed: not a wait, PQgetResult reports the error.
+                return false;
             }
         }
         false

@@ -6,7 +6,7 @@
 //! decrypted inside OpenSSL, with nothing left on the socket: if those bytes
 //! complete a result, a poll(2) on the socket waits until the server sends
 //! something else (possibly never). libpq's own blocking waits ask
-//! `SSL_pending` first; libpq 18's reads drain OpenSSL before returning, so
+//! `SSL_pending` first; libpq 18.6 (the bundled one) drains OpenSSL before returning, so
 //! with it nothing is ever left there after `PQconsumeInput`, but older ones
 //! (a system libpq 15, say) do not. So before pgdblink waits on a socket to
 //! read, it asks [`ssl_pending`], and reads instead when bytes are there.
@@ -27,10 +27,22 @@ use std::sync::OnceLock;
 /// OpenSSL's `int SSL_pending(const SSL *ssl)`.
 type SslPending = unsafe extern "C" fn(*const c_void) -> c_int;
 
-/// `SSL_pending` of the OpenSSL that libpq uses, if it can be found.
+/// The first libpq known to drain OpenSSL itself on every read (18.6, the
+/// bundled one: `pqDrainPending` in fe-misc.c). With it nothing is asked, so
+/// no lookup can pick the wrong OpenSSL (say, a vendored one linked into
+/// the program next to a system libssl some other library loaded).
+const LIBPQ_DRAINS_ITSELF: i32 = 180006;
+
+/// `SSL_pending` of the OpenSSL that libpq uses, if it can be found and
+/// libpq needs it.
 fn ssl_pending_fn() -> Option<SslPending> {
     static FOUND: OnceLock<Option<SslPending>> = OnceLock::new();
-    *FOUND.get_or_init(find_ssl_pending)
+    *FOUND.get_or_init(|| {
+        if super::lib_version() >= LIBPQ_DRAINS_ITSELF {
+            return None;
+        }
+        find_ssl_pending()
+    })
 }
 
 fn find_ssl_pending() -> Option<SslPending> {
@@ -95,10 +107,12 @@ pub(super) unsafe fn ssl_pending(raw: *mut pq_sys::PGconn) -> bool {
 mod tests {
     /// Where OpenSSL is linked dynamically (as with the bundled libpq and
     /// with Debian's), SSL_pending is found; a miss would silently turn the
-    /// check off.
+    /// check off. It is asked only of a libpq that does not drain OpenSSL.
     #[cfg(target_os = "linux")]
     #[test]
-    fn ssl_pending_is_found_next_to_libpq() {
-        assert!(super::ssl_pending_fn().is_some());
+    fn ssl_pending_is_found_next_to_libpq_and_used_below_libpq_18_6() {
+        assert!(super::find_ssl_pending().is_some());
+        let drains = super::super::lib_version() >= super::LIBPQ_DRAINS_ITSELF;
+        assert_eq!(super::ssl_pending_fn().is_none(), drains);
     }
 }
