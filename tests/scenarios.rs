@@ -1,11 +1,16 @@
 //! The differential scenarios: every `tests/scenarios/*.sql` file, a
 //! sequence of dblink calls in dblink's own SQL syntax (the language:
 //! CONTRIBUTING.md, "Adding a scenario"), runs through the real dblink and
-//! through pgdblink ([`support::scenario`]). A scenario passes when
+//! through pgdblink twice, by its Rust API and by its C ABI
+//! ([`support::scenario`]: three worlds, run one after the other). A
+//! scenario passes when
 //!
-//! * pgdblink's outcome equals dblink's at every step (except a step the
-//!   scenario marks `-- pgdblink follows dblink N: why` when the oracle is
-//!   older than N: there pgdblink must give the committed dblink 18 outcome),
+//! * pgdblink's (Rust) outcome equals dblink's at every step (except a step
+//!   the scenario marks `-- pgdblink follows dblink N: why` when the oracle
+//!   is older than N: there pgdblink must give the committed dblink 18
+//!   outcome),
+//! * the C ABI's outcome equals the Rust API's at every step (the C layer
+//!   only converts and delegates),
 //! * and dblink's transcript equals the committed expected output,
 //!   `tests/scenarios/expected/<name>.out` (dblink 18), or
 //!   `<name>.pg<major>.out` where an older dblink differs.
@@ -13,8 +18,9 @@
 //! `PGDBLINK_BLESS=1` writes the expected output of the oracle that runs;
 //! `scripts/bless-scenarios.sh` runs both oracles. The transcripts of the
 //! last run are kept in `target/tmp/scenarios/` (like pg_regress's
-//! `results/`). Arguments: substrings of scenario names to run (all when
-//! none); `--list` lists them. The scenarios run one at a time (the
+//! `results/`: `<name>.dblink<major>.out`, `<name>.pgdblink.out`,
+//! `<name>.pgdblink-c.out`). Arguments: substrings of scenario names to run
+//! (all when none); `--list` lists them. The scenarios run one at a time (the
 //! connection names are plain, and pgdblink's registry is process-wide).
 //!
 //! A custom harness (`harness = false`): one scenario per file, no Rust to
@@ -319,8 +325,15 @@ fn run_scenario(
         let mut world = World::new(Side::Pgdblink, server);
         run_world(script, &mut world)
     };
+    // The C world replaces the process-wide notice handler while it lives
+    // (the scenarios run one at a time).
+    let c_abi = {
+        let mut world = World::new(Side::C, server);
+        run_world(script, &mut world)
+    };
     let oracle_text = transcript(script, &theirs);
     let mine_text = transcript(script, &mine);
+    let c_text = transcript(script, &c_abi);
     let _ = fs::create_dir_all(&dirs.results);
     let _ = fs::write(
         dirs.results
@@ -330,6 +343,10 @@ fn run_scenario(
     let _ = fs::write(
         dirs.results.join(format!("{}.pgdblink.out", script.name)),
         &mine_text,
+    );
+    let _ = fs::write(
+        dirs.results.join(format!("{}.pgdblink-c.out", script.name)),
+        &c_text,
     );
 
     let newest = dirs.expected.join(format!("{}.out", script.name));
@@ -384,11 +401,35 @@ fn run_scenario(
             ));
         }
     }
-    if !report.is_empty() {
-        return Err(format!("pgdblink differs from dblink:{report}"));
+    // 2. The C ABI against the Rust API, step by step.
+    let mut c_report = String::new();
+    for (step, (m, c)) in script.steps.iter().zip(mine.iter().zip(&c_abi)) {
+        if let (Some(m), Some(c)) = (m, c) {
+            if m != c {
+                c_report.push_str(&format!(
+                    "\nline {}:\n{}--- pgdblink (Rust)\n{m}--- pgdblink (C)\n{c}",
+                    step.line, step.echo
+                ));
+            }
+        }
+    }
+    match (report.is_empty(), c_report.is_empty()) {
+        (true, true) => {}
+        (false, true) => return Err(format!("pgdblink differs from dblink:{report}")),
+        (true, false) => {
+            return Err(format!(
+                "pgdblink's C ABI differs from its Rust API:{c_report}"
+            ));
+        }
+        (false, false) => {
+            return Err(format!(
+                "pgdblink differs from dblink:{report}\n\
+                 pgdblink's C ABI differs from its Rust API:{c_report}"
+            ));
+        }
     }
 
-    // 2. dblink against the committed expected output.
+    // 3. dblink against the committed expected output.
     let (path, want) = match fs::read_to_string(&older) {
         Ok(t) if major < 18 => (older, Some(t)),
         _ => (newest, newest_text),

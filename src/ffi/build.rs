@@ -4,21 +4,19 @@ use std::os::raw::{c_char, c_int};
 
 use super::{cstr, guard, result::result_out, text_out};
 use crate::api;
-use crate::error::{Error, Result, sqlstate};
+use crate::error::{Error, Result};
 use crate::result::DblinkResult;
 
-/// The key attribute numbers: `pknumatts` ints at `pkattnums` (dblink's
-/// 22023 `number of key attributes must be > 0` for `pknumatts` <= 0).
+/// The key attribute numbers: `pknumatts` ints at `pkattnums`, none for
+/// `pknumatts` <= 0 (the API then raises dblink's 22023 `number of key
+/// attributes must be > 0`, after the relation's errors, as dblink does).
 ///
 /// # Safety
 /// A non-NULL `pkattnums` points to `pknumatts` readable ints.
 unsafe fn attnums<'a>(pkattnums: *const c_int, pknumatts: c_int) -> Result<&'a [c_int]> {
     let n = usize::try_from(pknumatts).unwrap_or(0);
     if n == 0 {
-        return Err(Error::new(
-            sqlstate::INVALID_PARAMETER_VALUE,
-            "number of key attributes must be > 0",
-        ));
+        return Ok(&[]);
     }
     if pkattnums.is_null() {
         return Err(Error::null_argument("pkattnums"));
@@ -94,8 +92,8 @@ pub unsafe extern "C" fn dblink_build_sql_insert(
         let name = cstr::opt_arg(connname, "connname")?;
         let rel = cstr::arg(relname, "relname")?;
         let pk = attnums(pkattnums, pknumatts)?;
-        let src = cstr::opt_args(src_pkattvals, pknumatts, "src_pkattval")?;
-        let tgt = cstr::opt_args(tgt_pkattvals, pknumatts, "tgt_pkattval")?;
+        let src = cstr::opt_args(src_pkattvals, pknumatts.max(0), "src_pkattval")?;
+        let tgt = cstr::opt_args(tgt_pkattvals, pknumatts.max(0), "tgt_pkattval")?;
         text_out(api::build_sql_insert(name, rel, pk, &src, &tgt))
     })
 }
@@ -126,8 +124,8 @@ pub unsafe extern "C" fn dblink_build_sql_update(
         let name = cstr::opt_arg(connname, "connname")?;
         let rel = cstr::arg(relname, "relname")?;
         let pk = attnums(pkattnums, pknumatts)?;
-        let src = cstr::opt_args(src_pkattvals, pknumatts, "src_pkattval")?;
-        let tgt = cstr::opt_args(tgt_pkattvals, pknumatts, "tgt_pkattval")?;
+        let src = cstr::opt_args(src_pkattvals, pknumatts.max(0), "src_pkattval")?;
+        let tgt = cstr::opt_args(tgt_pkattvals, pknumatts.max(0), "tgt_pkattval")?;
         text_out(api::build_sql_update(name, rel, pk, &src, &tgt))
     })
 }
@@ -157,7 +155,7 @@ pub unsafe extern "C" fn dblink_build_sql_delete(
         let name = cstr::opt_arg(connname, "connname")?;
         let rel = cstr::arg(relname, "relname")?;
         let pk = attnums(pkattnums, pknumatts)?;
-        let tgt = cstr::opt_args(tgt_pkattvals, pknumatts, "tgt_pkattval")?;
+        let tgt = cstr::opt_args(tgt_pkattvals, pknumatts.max(0), "tgt_pkattval")?;
         text_out(api::build_sql_delete(name, rel, pk, &tgt))
     })
 }

@@ -1,28 +1,38 @@
 //! The differential core: one dblink call, written in dblink's own SQL call
 //! syntax, run through the real dblink (verbatim, in an oracle session) and
-//! through pgdblink (a small parser maps it to the Rust call), with both
-//! outcomes in one comparable form.
+//! through pgdblink (a small parser maps it to the Rust call, or to the C
+//! ABI's), with every outcome in one comparable form.
 //!
 //! Two users: the scenario runner (`tests/scenarios.rs`, scenario files in
 //! `tests/scenarios/`, the language in CONTRIBUTING.md "Adding a
 //! scenario"), and the Rust tests that need threads, faults or process-wide
-//! state ([`Pair`]: the same calls, step by step, in both worlds).
+//! state ([`Pair`]: the same calls, step by step, in the oracle and the
+//! Rust worlds).
 //!
-//! A [`World`] is one side: the oracle world sends each statement to its
+//! A [`World`] is one [`Side`]: the oracle world sends each statement to its
 //! session on database `oracle`; the pgdblink world parses it ([`Call`]) and
-//! calls pgdblink, evaluating any argument that is not a literal in a plain
-//! session. Each world has its own per-world values (LISTEN channels,
-//! tables, backend pids: [`World::define`]), and every outcome is rendered
-//! with those values masked back to their `:name`, so the two worlds'
-//! transcripts compare verbatim.
+//! calls pgdblink's Rust API ([`dispatch`]); the C world parses it the same
+//! way and calls the C ABI, `pgdblink::ffi` ([`dispatch_c`]: the same
+//! overload resolution, the header's encodings decoded, NOTICEs through a C
+//! callback). The library worlds evaluate any argument that is not a
+//! literal in a plain session. Each world has its own per-world values
+//! (LISTEN channels, tables, backend pids: [`World::define_unique`]), and
+//! every outcome is rendered with those values masked back to their
+//! `:name`, so the worlds' transcripts compare verbatim.
 #![allow(dead_code)]
+// An outcome is a `Result<Value, Report>` (as [`Outcome`] holds it), the C
+// world's functions return one.
+#![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::{CStr, CString};
 use std::fmt::Write as _;
+use std::os::raw::{c_char, c_int};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pgdblink as pg;
+use pgdblink::ffi;
 
 use super::notices;
 use super::oracle::{Oracle, Report, Rows, ServerExt, lit};
@@ -766,8 +776,15 @@ fn replace_number(text: &str, number: &str, with: &str) -> String {
 pub enum Side {
     /// The real dblink, in an oracle session.
     Dblink,
-    /// pgdblink, in this process.
+    /// pgdblink's Rust API, in this process.
     Pgdblink,
+    /// pgdblink's C ABI (`pgdblink::ffi`, [`dispatch_c`]), in this process.
+    /// Its world records NOTICEs through a C notice callback, which
+    /// replaces the process-wide notice handler while the world lives
+    /// (`notices::install_c`, undone when it is dropped): only for a binary
+    /// that runs one world at a time (the scenario runner), never beside
+    /// other tests' worlds ([`Pair`] does not use it).
+    C,
 }
 
 impl Side {
@@ -775,6 +792,7 @@ impl Side {
         match self {
             Side::Dblink => "o",
             Side::Pgdblink => "p",
+            Side::C => "c",
         }
     }
 }
@@ -785,8 +803,8 @@ static NEXT_UNIQUE: AtomicUsize = AtomicUsize::new(1);
 /// backend pid of each connection it made, and what to clean up.
 pub struct World {
     pub side: Side,
-    /// The oracle world's dblink session; in the pgdblink world a plain
-    /// session (pg_stat_activity probes, argument expressions).
+    /// The oracle world's dblink session; in the library worlds (Rust, C) a
+    /// plain session (pg_stat_activity probes, argument expressions).
     session: Oracle,
     pub vars: Vars,
     pids: HashMap<Option<String>, i32>,
@@ -804,6 +822,9 @@ const RETRY: Duration = Duration::from_secs(10);
 impl World {
     pub fn new(side: Side, server: &Server) -> World {
         notices::install();
+        if side == Side::C {
+            notices::install_c();
+        }
         World {
             side,
             session: server.oracle(),
@@ -863,7 +884,7 @@ impl World {
     pub fn call(&mut self, call: &Call, sql: &str) -> Outcome {
         let out = match self.side {
             Side::Dblink => self.call_dblink(call, sql),
-            Side::Pgdblink => self.call_pgdblink(call),
+            Side::Pgdblink | Side::C => self.call_library(call),
         };
         self.track(call, &out);
         out
@@ -915,9 +936,9 @@ impl World {
             .collect()
     }
 
-    fn call_pgdblink(&mut self, call: &Call) -> Outcome {
+    fn call_library(&mut self, call: &Call) -> Outcome {
         let values = self.eval(&call.args);
-        pgdblink_outcome(call, values)
+        library_outcome(self.side, call, values)
     }
 
     /// Keeps the bookkeeping of connects and disconnects: the remote pid of
@@ -966,6 +987,21 @@ impl World {
                 .unwrap_or_else(|e| panic!("pgdblink: the remote pid of {conn:?}: {e}"))
                 .get(0, 0)
                 .map(str::to_owned),
+            Side::C => {
+                let query = Resolved::Query {
+                    exec: false,
+                    target: conn,
+                    sql: "select pg_backend_pid()",
+                    fail: true,
+                };
+                match run_c("dblink", query) {
+                    Ok(Value::Rows(rows)) => rows
+                        .into_iter()
+                        .next()
+                        .and_then(|r| r.into_iter().next().flatten()),
+                    other => panic!("pgdblink (C): the remote pid of {conn:?}: {other:?}"),
+                }
+            }
         };
         text.and_then(|t| t.parse().ok())
             .unwrap_or_else(|| panic!("no remote pid for {conn:?}"))
@@ -1033,6 +1069,10 @@ impl World {
                 Side::Pgdblink => {
                     pg::is_busy(Some(conn)).unwrap_or_else(|e| panic!("is_busy: {e}"))
                 }
+                Side::C => match run_c("dblink_is_busy", Resolved::IsBusy(conn)) {
+                    Ok(Value::Scalar(Some(v))) => v == "1",
+                    other => panic!("dblink_is_busy (C): {other:?}"),
+                },
             };
             if !busy {
                 return;
@@ -1068,11 +1108,14 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        if self.side == Side::Pgdblink {
+        if self.side != Side::Dblink {
             for conn in std::mem::take(&mut self.connected) {
                 let _ = pg::disconnect(conn.as_deref());
             }
             notices::take();
+        }
+        if self.side == Side::C {
+            notices::reinstall();
         }
         // The oracle's dblink connections close with its session.
         for t in &self.tables {
@@ -1081,10 +1124,11 @@ impl Drop for World {
     }
 }
 
-/// The pgdblink world's outcome of `call` with its evaluated arguments
-/// (`None`: NULL), NOTICEs included: the call itself, which needs no
-/// [`World`] (so it can run in a thread of its own, see [`World::run_via`]).
-fn pgdblink_outcome(call: &Call, values: Vec<Option<String>>) -> Outcome {
+/// The outcome of `call` with its evaluated arguments (`None`: NULL) in a
+/// library world (`side`: Pgdblink, the Rust API; C, the C ABI), NOTICEs
+/// included: the call itself, which needs no [`World`] (so it can run in a
+/// thread of its own, see [`World::run_via`]).
+fn library_outcome(side: Side, call: &Call, values: Vec<Option<String>>) -> Outcome {
     notices::take();
     let result = if values.iter().any(Option::is_none) {
         // dblink's functions are STRICT: a NULL argument, no call.
@@ -1094,7 +1138,12 @@ fn pgdblink_outcome(call: &Call, values: Vec<Option<String>>) -> Outcome {
         })
     } else {
         let v: Vec<String> = values.into_iter().flatten().collect();
-        dispatch(call, &v).map_err(|e| report_of_error("ERROR", &e))
+        match side {
+            Side::C => dispatch_c(call, &v),
+            Side::Pgdblink | Side::Dblink => {
+                dispatch(call, &v).map_err(|e| report_of_error("ERROR", &e))
+            }
+        }
     };
     let notices = notices::take()
         .iter()
@@ -1138,33 +1187,93 @@ fn bool_arg(v: &str) -> bool {
     matches!(v, "true" | "t" | "on" | "yes" | "1")
 }
 
-/// Maps a call to pgdblink, resolving dblink's overloads by the arguments'
-/// types (a `true`/`false` literal is the fail_on_error flag).
-fn dispatch(call: &Call, v: &[String]) -> pg::Result<Value> {
+/// One call with dblink's overload resolved and its arguments converted:
+/// what both library worlds run ([`dispatch`], [`dispatch_c`]), so they
+/// resolve overloads the same way.
+#[derive(Debug)]
+enum Resolved<'a> {
+    /// dblink_connect (`u`: dblink_connect_u).
+    Connect {
+        u: bool,
+        name: Option<&'a str>,
+        connstr: &'a str,
+    },
+    Disconnect(Option<&'a str>),
+    /// dblink (`exec`: dblink_exec).
+    Query {
+        exec: bool,
+        target: Option<&'a str>,
+        sql: &'a str,
+        fail: bool,
+    },
+    Open {
+        conn: Option<&'a str>,
+        cursor: &'a str,
+        sql: &'a str,
+        fail: bool,
+    },
+    Fetch {
+        conn: Option<&'a str>,
+        cursor: &'a str,
+        count: i32,
+        fail: bool,
+    },
+    Close {
+        conn: Option<&'a str>,
+        cursor: &'a str,
+        fail: bool,
+    },
+    SendQuery {
+        conn: &'a str,
+        sql: &'a str,
+    },
+    IsBusy(&'a str),
+    GetResult {
+        conn: &'a str,
+        fail: bool,
+    },
+    CancelQuery(&'a str),
+    ErrorMessage(&'a str),
+    GetNotify(Option<&'a str>),
+    GetConnections,
+    GetPkey(&'a str),
+    /// dblink_build_sql_insert (`update`: _update).
+    BuildInsert {
+        update: bool,
+        rel: &'a str,
+        pk: Vec<i32>,
+        src: Vec<Option<String>>,
+        tgt: Vec<Option<String>>,
+    },
+    BuildDelete {
+        rel: &'a str,
+        pk: Vec<i32>,
+        tgt: Vec<Option<String>>,
+    },
+}
+
+/// Resolves dblink's overloads by the arguments' types (a `true`/`false`
+/// literal is the fail_on_error flag) and converts the arguments (`v`: their
+/// values); an argument dblink would not accept is its ERROR.
+fn resolve<'a>(call: &Call, v: &'a [String]) -> pg::Result<Resolved<'a>> {
     let a = &call.args;
     let n = a.len();
     let last_bool = a.last().is_some_and(Arg::is_bool);
-    let s = |x: &str| Ok(Value::Scalar(Some(x.to_owned())));
-    let set = |r: pg::Result<pg::DblinkResult>| r.map(|r| Value::Rows(r.rows()));
     let sig = || format!("{}({n} arguments)", call.func);
-    match (call.func.as_str(), n) {
+    Ok(match (call.func.as_str(), n) {
         ("dblink_connect" | "dblink_connect_u", 1 | 2) => {
             let (name, connstr) = if n == 1 {
                 (None, v[0].as_str())
             } else {
                 (Some(v[0].as_str()), v[1].as_str())
             };
-            if call.func == "dblink_connect" {
-                pg::connect(name, connstr)?;
-            } else {
-                pg::connect_u(name, connstr)?;
+            Resolved::Connect {
+                u: call.func == "dblink_connect_u",
+                name,
+                connstr,
             }
-            s("OK")
         }
-        ("dblink_disconnect", 0 | 1) => {
-            pg::disconnect(v.first().map(String::as_str))?;
-            s("OK")
-        }
+        ("dblink_disconnect", 0 | 1) => Resolved::Disconnect(v.first().map(String::as_str)),
         ("dblink" | "dblink_exec", 1..=3) => {
             let (target, sql, fail) = match (n, last_bool) {
                 (1, _) => (None, &v[0], true),
@@ -1172,119 +1281,669 @@ fn dispatch(call: &Call, v: &[String]) -> pg::Result<Value> {
                 (2, false) => (Some(v[0].as_str()), &v[1], true),
                 _ => (Some(v[0].as_str()), &v[1], bool_arg(&v[2])),
             };
-            if call.func == "dblink" {
-                set(pg::dblink(target, sql, fail))
-            } else {
-                pg::exec(target, sql, fail).map(|t| Value::Scalar(Some(t)))
+            Resolved::Query {
+                exec: call.func == "dblink_exec",
+                target,
+                sql,
+                fail,
             }
         }
         ("dblink_open", 2..=4) => {
-            let (conn, cur, sql, fail) = match (n, last_bool) {
+            let (conn, cursor, sql, fail) = match (n, last_bool) {
                 (2, _) => (None, &v[0], &v[1], true),
                 (3, true) => (None, &v[0], &v[1], bool_arg(&v[2])),
                 (3, false) => (Some(v[0].as_str()), &v[1], &v[2], true),
                 _ => (Some(v[0].as_str()), &v[1], &v[2], bool_arg(&v[3])),
             };
-            pg::open(conn, cur, sql, fail).map(|t| Value::Scalar(Some(t)))
+            Resolved::Open {
+                conn,
+                cursor,
+                sql,
+                fail,
+            }
         }
         ("dblink_fetch", 2..=4) => {
-            let (conn, cur, count, fail) = match (n, last_bool) {
+            let (conn, cursor, count, fail) = match (n, last_bool) {
                 (2, _) => (None, &v[0], &v[1], true),
                 (3, true) => (None, &v[0], &v[1], bool_arg(&v[2])),
                 (3, false) => (Some(v[0].as_str()), &v[1], &v[2], true),
                 _ => (Some(v[0].as_str()), &v[1], &v[2], bool_arg(&v[3])),
             };
-            set(pg::fetch(conn, cur, int_arg(count)?, fail))
+            Resolved::Fetch {
+                conn,
+                cursor,
+                count: int_arg(count)?,
+                fail,
+            }
         }
         ("dblink_close", 1..=3) => {
-            let (conn, cur, fail) = match (n, last_bool) {
+            let (conn, cursor, fail) = match (n, last_bool) {
                 (1, _) => (None, &v[0], true),
                 (2, true) => (None, &v[0], bool_arg(&v[1])),
                 (2, false) => (Some(v[0].as_str()), &v[1], true),
                 _ => (Some(v[0].as_str()), &v[1], bool_arg(&v[2])),
             };
-            pg::close(conn, cur, fail).map(|t| Value::Scalar(Some(t)))
+            Resolved::Close { conn, cursor, fail }
         }
-        ("dblink_send_query", 2) => {
-            pg::send_query(Some(&v[0]), &v[1]).map(|b| Value::Scalar(Some(flag(b))))
+        ("dblink_send_query", 2) => Resolved::SendQuery {
+            conn: &v[0],
+            sql: &v[1],
+        },
+        ("dblink_is_busy", 1) => Resolved::IsBusy(&v[0]),
+        ("dblink_get_result", 1 | 2) => Resolved::GetResult {
+            conn: &v[0],
+            fail: v.get(1).is_none_or(|f| bool_arg(f)),
+        },
+        ("dblink_cancel_query", 1) => Resolved::CancelQuery(&v[0]),
+        ("dblink_error_message", 1) => Resolved::ErrorMessage(&v[0]),
+        ("dblink_get_notify", 0 | 1) => Resolved::GetNotify(v.first().map(String::as_str)),
+        ("dblink_get_connections", 0) => Resolved::GetConnections,
+        ("dblink_get_pkey", 1) => Resolved::GetPkey(&v[0]),
+        ("dblink_build_sql_insert" | "dblink_build_sql_update", 5) => Resolved::BuildInsert {
+            update: call.func == "dblink_build_sql_update",
+            rel: &v[0],
+            pk: pkattnums(&v[1], &v[2])?,
+            src: text_array_arg(&v[3])?,
+            tgt: text_array_arg(&v[4])?,
+        },
+        ("dblink_build_sql_delete", 4) => Resolved::BuildDelete {
+            rel: &v[0],
+            pk: pkattnums(&v[1], &v[2])?,
+            tgt: text_array_arg(&v[3])?,
+        },
+        _ => panic!("the scenario language does not know {}", sig()),
+    })
+}
+
+/// Maps a call to pgdblink's Rust API.
+fn dispatch(call: &Call, v: &[String]) -> pg::Result<Value> {
+    run_rust(resolve(call, v)?)
+}
+
+fn run_rust(r: Resolved<'_>) -> pg::Result<Value> {
+    let s = |x: &str| Ok(Value::Scalar(Some(x.to_owned())));
+    let text = |t: pg::Result<String>| t.map(|t| Value::Scalar(Some(t)));
+    let set = |r: pg::Result<pg::DblinkResult>| r.map(|r| Value::Rows(r.rows()));
+    match r {
+        Resolved::Connect { u, name, connstr } => {
+            if u {
+                pg::connect_u(name, connstr)?;
+            } else {
+                pg::connect(name, connstr)?;
+            }
+            s("OK")
         }
-        ("dblink_is_busy", 1) => pg::is_busy(Some(&v[0])).map(|b| Value::Scalar(Some(flag(b)))),
-        ("dblink_get_result", 1 | 2) => {
-            let fail = v.get(1).is_none_or(|f| bool_arg(f));
-            set(pg::get_result(Some(&v[0]), fail))
+        Resolved::Disconnect(name) => {
+            pg::disconnect(name)?;
+            s("OK")
         }
-        ("dblink_cancel_query", 1) => pg::cancel_query(Some(&v[0])).map(|t| Value::Scalar(Some(t))),
-        ("dblink_error_message", 1) => {
-            pg::error_message(Some(&v[0])).map(|t| Value::Scalar(Some(t)))
+        Resolved::Query {
+            exec: false,
+            target,
+            sql,
+            fail,
+        } => set(pg::dblink(target, sql, fail)),
+        Resolved::Query {
+            exec: true,
+            target,
+            sql,
+            fail,
+        } => text(pg::exec(target, sql, fail)),
+        Resolved::Open {
+            conn,
+            cursor,
+            sql,
+            fail,
+        } => text(pg::open(conn, cursor, sql, fail)),
+        Resolved::Fetch {
+            conn,
+            cursor,
+            count,
+            fail,
+        } => set(pg::fetch(conn, cursor, count, fail)),
+        Resolved::Close { conn, cursor, fail } => text(pg::close(conn, cursor, fail)),
+        Resolved::SendQuery { conn, sql } => {
+            pg::send_query(Some(conn), sql).map(|b| Value::Scalar(Some(flag(b))))
         }
-        ("dblink_get_notify", 0 | 1) => {
-            pg::get_notify(v.first().map(String::as_str)).map(|notes| {
-                Value::Rows(
-                    notes
-                        .into_iter()
-                        .map(|n| {
-                            vec![
-                                Some(n.notify_name),
-                                Some(n.be_pid.to_string()),
-                                Some(n.extra),
-                            ]
-                        })
-                        .collect(),
-                )
-            })
-        }
-        ("dblink_get_connections", 0) => {
-            Ok(Value::Scalar(pg::get_connections().map(|mut names| {
-                names.sort();
-                format_text_array(&names)
-            })))
-        }
-        ("dblink_get_pkey", 1) => on_local_database(|local| {
-            let r = pg::get_pkey(Some(local), &v[0])?;
+        Resolved::IsBusy(conn) => pg::is_busy(Some(conn)).map(|b| Value::Scalar(Some(flag(b)))),
+        Resolved::GetResult { conn, fail } => set(pg::get_result(Some(conn), fail)),
+        Resolved::CancelQuery(conn) => text(pg::cancel_query(Some(conn))),
+        Resolved::ErrorMessage(conn) => text(pg::error_message(Some(conn))),
+        Resolved::GetNotify(conn) => pg::get_notify(conn).map(|notes| {
+            Value::Rows(
+                notes
+                    .into_iter()
+                    .map(|n| {
+                        vec![
+                            Some(n.notify_name),
+                            Some(n.be_pid.to_string()),
+                            Some(n.extra),
+                        ]
+                    })
+                    .collect(),
+            )
+        }),
+        Resolved::GetConnections => Ok(Value::Scalar(pg::get_connections().map(|mut names| {
+            names.sort();
+            format_text_array(&names)
+        }))),
+        Resolved::GetPkey(rel) => on_local_database(|local| {
+            let r = pg::get_pkey(Some(local), rel)?;
             assert_eq!(r.columns(), ["position", "colname"], "get_pkey's columns");
             Ok(Value::Rows(r.rows()))
         }),
-        ("dblink_build_sql_insert" | "dblink_build_sql_update", 5) => {
-            let pk = pkattnums(&v[1], &v[2])?;
-            let (src, tgt) = (text_array_arg(&v[3])?, text_array_arg(&v[4])?);
+        Resolved::BuildInsert {
+            update,
+            rel,
+            pk,
+            src,
+            tgt,
+        } => on_local_database(|local| {
             let (src, tgt) = (opt_strs(&src), opt_strs(&tgt));
-            on_local_database(|local| {
-                let built = if call.func == "dblink_build_sql_insert" {
-                    pg::build_sql_insert(Some(local), &v[0], &pk, &src, &tgt)
+            text(if update {
+                pg::build_sql_update(Some(local), rel, &pk, &src, &tgt)
+            } else {
+                pg::build_sql_insert(Some(local), rel, &pk, &src, &tgt)
+            })
+        }),
+        Resolved::BuildDelete { rel, pk, tgt } => on_local_database(|local| {
+            text(pg::build_sql_delete(Some(local), rel, &pk, &opt_strs(&tgt)))
+        }),
+    }
+}
+
+// ===========================================================================
+// The C world: the same calls through the C ABI (`pgdblink::ffi`)
+
+/// Maps a call to pgdblink's C ABI (the functions of `include/pgdblink.h`,
+/// called from Rust), decoding what it returns as a C caller would: 1 for
+/// 'OK' and 1/0 for dblink's 1/0, a `char *` for text (freed with
+/// `dblink_free`), a `dblink_result *` for rows (read with
+/// `dblink_result_ntuples` / `_nfields` / `_getisnull` / `_getvalue`, freed
+/// with `dblink_result_free`), and on -1 or NULL the thread's last error
+/// (`dblink_last()`). A NULL the call records no error for is dblink's
+/// NULL. The overloads resolve as in [`dispatch`] ([`resolve`]); the C
+/// layer must only convert and delegate, so the outcome must be the Rust
+/// API's.
+///
+/// The checks of the C encoding that have no place in a transcript (a
+/// success leaves no last error, `dblink_last()` agrees with the
+/// `dblink_last_*` readers, a result's status agrees with its error and
+/// shape) panic, naming the function.
+pub fn dispatch_c(call: &Call, v: &[String]) -> Result<Value, Report> {
+    let r = resolve(call, v).map_err(|e| report_of_error("ERROR", &e))?;
+    run_c(&call.func, r)
+}
+
+/// A C string argument (scenario values come from SQL text, which holds no
+/// NUL byte).
+fn cstring(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| panic!("a NUL byte in a C argument: {s:?}"))
+}
+
+fn opt_cstring(s: Option<&str>) -> Option<CString> {
+    s.map(cstring)
+}
+
+fn cptr(s: &Option<CString>) -> *const c_char {
+    s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// A C string the C API returned or lent, copied; `None` for NULL.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string valid during the call.
+unsafe fn copied(p: *const c_char) -> Option<String> {
+    // SAFETY: our caller's promise, passed on.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// The thread's last error as `dblink_last()` gives it (`None`: the last
+/// call that can fail succeeded), checked against the `dblink_last_*`
+/// readers.
+fn c_last_error(func: &str) -> Option<Report> {
+    let e = ffi::dblink_last();
+    // SAFETY: a non-NULL dblink_last() points to the thread's last error,
+    // valid until the thread's next call that can fail (none is made here);
+    // its strings are NULL or NUL-terminated.
+    let report = unsafe { e.as_ref() }.map(|e| unsafe {
+        Report {
+            severity: "ERROR".to_owned(),
+            sqlstate: copied(e.sqlstate).unwrap_or_default(),
+            message: copied(e.message).unwrap_or_default(),
+            detail: copied(e.detail),
+            hint: copied(e.hint),
+            context: copied(e.context),
+        }
+    });
+    // SAFETY: the readers return NULL or a NUL-terminated string of the
+    // thread's last error, valid as above.
+    let readers = unsafe {
+        (
+            copied(ffi::dblink_last_sqlstate()),
+            copied(ffi::dblink_last_error()),
+            copied(ffi::dblink_last_detail()),
+            copied(ffi::dblink_last_hint()),
+            copied(ffi::dblink_last_context()),
+        )
+    };
+    let from_struct = report.as_ref().map_or((None, None, None, None, None), |r| {
+        (
+            Some(r.sqlstate.clone()),
+            Some(r.message.clone()),
+            r.detail.clone(),
+            r.hint.clone(),
+            r.context.clone(),
+        )
+    });
+    assert_eq!(
+        from_struct, readers,
+        "C {func}: dblink_last() and the dblink_last_* readers disagree"
+    );
+    report
+}
+
+/// After a C call that succeeded: its value, checking that it cleared the
+/// thread's last error.
+fn c_ok(func: &str, v: Value) -> Result<Value, Report> {
+    if let Some(e) = c_last_error(func) {
+        panic!("C {func} succeeded, but dblink_last() still holds an error: {e:?}");
+    }
+    Ok(v)
+}
+
+/// A C call's NULL: its ERROR, or dblink's NULL when it recorded none.
+fn c_null(func: &str) -> Result<Value, Report> {
+    match c_last_error(func) {
+        Some(e) => Err(e),
+        None => Ok(Value::Scalar(None)),
+    }
+}
+
+/// An `int` outcome: -1 is the ERROR, else `value(n)` (a -1 that
+/// records no error shows as the value '-1').
+fn c_int(func: &str, n: c_int, value: impl FnOnce(c_int) -> String) -> Result<Value, Report> {
+    if n == -1 {
+        if let Some(e) = c_last_error(func) {
+            return Err(e);
+        }
+        return Ok(Value::Scalar(Some(n.to_string())));
+    }
+    c_ok(func, Value::Scalar(Some(value(n))))
+}
+
+/// 'OK' for dblink's 1 (any other int shows as itself).
+fn c_ok_int(func: &str, n: c_int) -> Result<Value, Report> {
+    c_int(
+        func,
+        n,
+        |n| if n == 1 { "OK".into() } else { n.to_string() },
+    )
+}
+
+/// A `char *` outcome (freed here).
+fn c_text(func: &str, p: *mut c_char) -> Result<Value, Report> {
+    if p.is_null() {
+        return c_null(func);
+    }
+    // SAFETY: a non-NULL text a C function returned is a NUL-terminated
+    // string the caller owns until dblink_free, which follows.
+    let text = unsafe { copied(p) };
+    // SAFETY: `p` came from pgdblink and is freed once, here.
+    unsafe { ffi::dblink_free(p) };
+    c_ok(func, Value::Scalar(text))
+}
+
+/// A `dblink_result *` outcome as its rows (freed here); `columns`: the
+/// column names the function documents, checked.
+fn c_rows(func: &str, r: *mut pg::DblinkResult, columns: Option<&[&str]>) -> Result<Value, Report> {
+    if r.is_null() {
+        return c_null(func);
+    }
+    let rows = {
+        // SAFETY: `r` is a result a C function returned, not yet freed (it
+        // is freed after this block); the same for every accessor call here.
+        let (status, nt, nf, err, state) = unsafe {
+            (
+                ffi::dblink_result_status(r),
+                ffi::dblink_result_ntuples(r),
+                ffi::dblink_result_nfields(r),
+                copied(ffi::dblink_result_error_message(r)),
+                copied(ffi::dblink_result_sqlstate(r)),
+            )
+        };
+        assert!(
+            nt >= 0 && nf >= 0,
+            "C {func}: a result of {nt} rows and {nf} columns"
+        );
+        let is_error = status == pg::Status::Error;
+        assert_eq!(
+            (is_error, is_error),
+            (err.is_some(), state.is_some()),
+            "C {func}: a {status:?} result with the error {state:?} {err:?}"
+        );
+        match status {
+            pg::Status::Done => assert_eq!((nt, nf), (0, 0), "C {func}: a Done result's shape"),
+            pg::Status::Command => {
+                assert_eq!((nt, nf), (1, 1), "C {func}: a Command result's shape");
+                // SAFETY: as above.
+                let name = unsafe { copied(ffi::dblink_result_fname(r, 0)) };
+                assert_eq!(
+                    name.as_deref(),
+                    Some("status"),
+                    "C {func}: a Command result's column"
+                );
+            }
+            _ => {}
+        }
+        if let Some(want) = columns {
+            // SAFETY: as above.
+            let got: Vec<Option<String>> = (0..nf)
+                .map(|c| unsafe { copied(ffi::dblink_result_fname(r, c)) })
+                .collect();
+            let want: Vec<Option<String>> = want.iter().map(|c| Some((*c).to_owned())).collect();
+            assert_eq!(got, want, "C {func}: the result's columns");
+        }
+        (0..nt)
+            .map(|row| {
+                (0..nf)
+                    .map(|col| {
+                        // SAFETY: as above; the cell's text is valid until
+                        // the result is freed, and copied before.
+                        let (isnull, v) = unsafe {
+                            (
+                                ffi::dblink_result_getisnull(r, row, col),
+                                copied(ffi::dblink_result_getvalue(r, row, col)),
+                            )
+                        };
+                        match isnull {
+                            1 => {
+                                assert!(v.is_none(), "C {func}: a NULL cell with a value");
+                                None
+                            }
+                            0 => Some(v.unwrap_or_else(|| {
+                                panic!("C {func}: getvalue NULL for a cell that is not NULL")
+                            })),
+                            n => panic!("C {func}: getisnull({row}, {col}) = {n} in range"),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    // SAFETY: `r` came from pgdblink and is freed once, here.
+    unsafe { ffi::dblink_result_free(r) };
+    c_ok(func, Value::Rows(rows))
+}
+
+fn run_c(func: &str, r: Resolved<'_>) -> Result<Value, Report> {
+    let f = func;
+    let fail_int = |b: bool| c_int::from(b);
+    let flag_int = |n: c_int| match n {
+        0 | 1 => flag(n == 1),
+        n => n.to_string(),
+    };
+    match r {
+        Resolved::Connect { u, name, connstr } => {
+            let (name, connstr) = (opt_cstring(name), cstring(connstr));
+            // SAFETY: NULL or NUL-terminated strings, alive during the call.
+            let n = unsafe {
+                if u {
+                    ffi::dblink_connect_u(cptr(&name), connstr.as_ptr())
                 } else {
-                    pg::build_sql_update(Some(local), &v[0], &pk, &src, &tgt)
+                    ffi::dblink_connect(cptr(&name), connstr.as_ptr())
+                }
+            };
+            c_ok_int(f, n)
+        }
+        Resolved::Disconnect(name) => {
+            let name = opt_cstring(name);
+            // SAFETY: NULL or a NUL-terminated string, alive during the call.
+            c_ok_int(f, unsafe { ffi::dblink_disconnect(cptr(&name)) })
+        }
+        Resolved::Query {
+            exec,
+            target,
+            sql,
+            fail,
+        } => {
+            let (target, sql) = (opt_cstring(target), cstring(sql));
+            if exec {
+                // SAFETY: NULL or NUL-terminated strings, alive during the call.
+                let p = unsafe { ffi::dblink_exec(cptr(&target), sql.as_ptr(), fail_int(fail)) };
+                c_text(f, p)
+            } else {
+                // SAFETY: as above.
+                let r = unsafe { ffi::dblink(cptr(&target), sql.as_ptr(), fail_int(fail)) };
+                c_rows(f, r, None)
+            }
+        }
+        Resolved::Open {
+            conn,
+            cursor,
+            sql,
+            fail,
+        } => {
+            let (conn, cursor, sql) = (opt_cstring(conn), cstring(cursor), cstring(sql));
+            // SAFETY: NULL or NUL-terminated strings, alive during the call.
+            let p = unsafe {
+                ffi::dblink_open(cptr(&conn), cursor.as_ptr(), sql.as_ptr(), fail_int(fail))
+            };
+            c_text(f, p)
+        }
+        Resolved::Fetch {
+            conn,
+            cursor,
+            count,
+            fail,
+        } => {
+            let (conn, cursor) = (opt_cstring(conn), cstring(cursor));
+            // SAFETY: NULL or NUL-terminated strings, alive during the call.
+            let r =
+                unsafe { ffi::dblink_fetch(cptr(&conn), cursor.as_ptr(), count, fail_int(fail)) };
+            c_rows(f, r, None)
+        }
+        Resolved::Close { conn, cursor, fail } => {
+            let (conn, cursor) = (opt_cstring(conn), cstring(cursor));
+            // SAFETY: NULL or NUL-terminated strings, alive during the call.
+            let p = unsafe { ffi::dblink_close(cptr(&conn), cursor.as_ptr(), fail_int(fail)) };
+            c_text(f, p)
+        }
+        Resolved::SendQuery { conn, sql } => {
+            let (conn, sql) = (cstring(conn), cstring(sql));
+            // SAFETY: NUL-terminated strings, alive during the call.
+            let n = unsafe { ffi::dblink_send_query(conn.as_ptr(), sql.as_ptr()) };
+            c_int(f, n, flag_int)
+        }
+        Resolved::IsBusy(conn) => {
+            let conn = cstring(conn);
+            // SAFETY: a NUL-terminated string, alive during the call.
+            c_int(f, unsafe { ffi::dblink_is_busy(conn.as_ptr()) }, flag_int)
+        }
+        Resolved::GetResult { conn, fail } => {
+            let conn = cstring(conn);
+            // SAFETY: a NUL-terminated string, alive during the call.
+            let r = unsafe { ffi::dblink_get_result(conn.as_ptr(), fail_int(fail)) };
+            c_rows(f, r, None)
+        }
+        Resolved::CancelQuery(conn) => {
+            let conn = cstring(conn);
+            // SAFETY: a NUL-terminated string, alive during the call.
+            c_text(f, unsafe { ffi::dblink_cancel_query(conn.as_ptr()) })
+        }
+        Resolved::ErrorMessage(conn) => {
+            let conn = cstring(conn);
+            // SAFETY: a NUL-terminated string, alive during the call.
+            c_text(f, unsafe { ffi::dblink_error_message(conn.as_ptr()) })
+        }
+        Resolved::GetNotify(conn) => {
+            let conn = opt_cstring(conn);
+            // SAFETY: NULL or a NUL-terminated string, alive during the call.
+            let r = unsafe { ffi::dblink_get_notify(cptr(&conn)) };
+            c_rows(f, r, Some(&["notify_name", "be_pid", "extra"][..]))
+        }
+        Resolved::GetConnections => {
+            let names = ffi::dblink_get_connections();
+            if names.is_null() {
+                return c_null(f);
+            }
+            let mut list = Vec::new();
+            // SAFETY: a non-NULL dblink_get_connections() is a
+            // NULL-terminated array of NUL-terminated strings, the caller's
+            // until dblink_free_strings, which follows the reads.
+            unsafe {
+                for k in 0.. {
+                    let p = *names.add(k);
+                    if p.is_null() {
+                        break;
+                    }
+                    list.extend(copied(p));
+                }
+                ffi::dblink_free_strings(names);
+            }
+            list.sort();
+            c_ok(f, Value::Scalar(Some(format_text_array(&list))))
+        }
+        Resolved::GetPkey(rel) => on_local_database_c(|local| {
+            let rel = cstring(rel);
+            // SAFETY: NUL-terminated strings, alive during the call.
+            let r = unsafe { ffi::dblink_get_pkey(local.as_ptr(), rel.as_ptr()) };
+            c_rows(f, r, Some(&["position", "colname"][..]))
+        }),
+        Resolved::BuildInsert {
+            update,
+            rel,
+            pk,
+            src,
+            tgt,
+        } => {
+            if src.len() != pk.len() || tgt.len() != pk.len() {
+                // The C functions take `pknumatts` values in each array: a
+                // C caller cannot pass arrays of another length, so there
+                // is no C call to compare (the Rust API's 2202E).
+                return run_rust(Resolved::BuildInsert {
+                    update,
+                    rel,
+                    pk,
+                    src,
+                    tgt,
+                })
+                .map_err(|e| report_of_error("ERROR", &e));
+            }
+            on_local_database_c(|local| {
+                let rel = cstring(rel);
+                let (src, tgt) = (CStrings::new(&src), CStrings::new(&tgt));
+                let n = c_int::try_from(pk.len()).unwrap_or(c_int::MAX);
+                // SAFETY: NUL-terminated strings; `pk` holds `n` ints and
+                // each array `n` pointers, NULL or NUL-terminated strings,
+                // all alive during the call.
+                let p = unsafe {
+                    if update {
+                        ffi::dblink_build_sql_update(
+                            local.as_ptr(),
+                            rel.as_ptr(),
+                            pk.as_ptr(),
+                            n,
+                            src.as_ptr(),
+                            tgt.as_ptr(),
+                        )
+                    } else {
+                        ffi::dblink_build_sql_insert(
+                            local.as_ptr(),
+                            rel.as_ptr(),
+                            pk.as_ptr(),
+                            n,
+                            src.as_ptr(),
+                            tgt.as_ptr(),
+                        )
+                    }
                 };
-                built.map(|t| Value::Scalar(Some(t)))
+                c_text(f, p)
             })
         }
-        ("dblink_build_sql_delete", 4) => {
-            let pk = pkattnums(&v[1], &v[2])?;
-            let tgt = text_array_arg(&v[3])?;
-            on_local_database(|local| {
-                pg::build_sql_delete(Some(local), &v[0], &pk, &opt_strs(&tgt))
-                    .map(|t| Value::Scalar(Some(t)))
+        Resolved::BuildDelete { rel, pk, tgt } => {
+            if tgt.len() != pk.len() {
+                // As for insert: not expressible in C.
+                return run_rust(Resolved::BuildDelete { rel, pk, tgt })
+                    .map_err(|e| report_of_error("ERROR", &e));
+            }
+            on_local_database_c(|local| {
+                let rel = cstring(rel);
+                let tgt = CStrings::new(&tgt);
+                let n = c_int::try_from(pk.len()).unwrap_or(c_int::MAX);
+                // SAFETY: as for insert.
+                let p = unsafe {
+                    ffi::dblink_build_sql_delete(
+                        local.as_ptr(),
+                        rel.as_ptr(),
+                        pk.as_ptr(),
+                        n,
+                        tgt.as_ptr(),
+                    )
+                };
+                c_text(f, p)
             })
         }
-        _ => panic!("the scenario language does not know {}", sig()),
+    }
+}
+
+/// A `const char *const *` array argument (NULL entries: SQL NULL).
+struct CStrings {
+    _owned: Vec<Option<CString>>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CStrings {
+    fn new(items: &[Option<String>]) -> CStrings {
+        let owned: Vec<Option<CString>> = items.iter().map(|s| opt_cstring(s.as_deref())).collect();
+        let ptrs = owned.iter().map(cptr).collect();
+        CStrings {
+            _owned: owned,
+            ptrs,
+        }
+    }
+
+    fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
     }
 }
 
 // ===========================================================================
 // dblink's local database (dblink_get_pkey, dblink_build_sql_*)
 
+/// A connection name for [`on_local_database`], unique in the process.
+fn local_name() -> String {
+    format!(
+        "scenario_local_{}_{}",
+        std::process::id(),
+        NEXT_UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Runs `f` on a pgdblink connection to what dblink's build functions call
 /// the local database: the oracle world's database (`oracle` of the shared
 /// server), so both worlds read the same catalog. The connection is open
 /// for this call only, so it never shows in dblink_get_connections.
 fn on_local_database<T>(f: impl FnOnce(&str) -> pg::Result<T>) -> pg::Result<T> {
-    let local = format!(
-        "scenario_local_{}_{}",
-        std::process::id(),
-        NEXT_UNIQUE.fetch_add(1, Ordering::Relaxed)
-    );
+    let local = local_name();
     pg::connect(Some(&local), &shared().connstr_db("oracle"))?;
     let out = f(&local);
     pg::disconnect(Some(&local))?;
+    out
+}
+
+/// [`on_local_database`] in the C world: connected and disconnected through
+/// the C ABI.
+fn on_local_database_c(f: impl FnOnce(&CStr) -> Result<Value, Report>) -> Result<Value, Report> {
+    let local = cstring(&local_name());
+    let connstr = cstring(&shared().connstr_db("oracle"));
+    // SAFETY: NUL-terminated strings, alive during the call.
+    let n = unsafe { ffi::dblink_connect(local.as_ptr(), connstr.as_ptr()) };
+    c_ok_int("dblink_connect", n)?;
+    let out = f(&local);
+    // SAFETY: a NUL-terminated string, alive during the call.
+    let n = unsafe { ffi::dblink_disconnect(local.as_ptr()) };
+    c_ok_int("dblink_disconnect", n)?;
     out
 }
 
@@ -1424,7 +2083,8 @@ impl World {
         let values = self.eval(&call.args);
         let out = exec(Box::new({
             let call = call.clone();
-            move || pgdblink_outcome(&call, values)
+            let side = self.side;
+            move || library_outcome(side, &call, values)
         }));
         self.track(&call, &out);
         out
