@@ -100,16 +100,23 @@ fn open_rel(name: Option<&str>, relname: &str) -> Result<Rel> {
 /// dblink opens the relation with `table_openrv`, which reports a missing
 /// schema as such (3F000); since PostgreSQL 16 a regclass cast reports it as
 /// a missing relation (42P01). So, for a 42P01: the schema's error when the
-/// name is qualified by a schema that does not exist, else `e` as it is.
+/// name is qualified by a schema that does not exist (its name truncated as
+/// an identifier is; `pg_temp`, the alias, is missing while the session has
+/// no temporary schema), else `e` as
+/// it is (also when the check itself fails, e.g. in an aborted transaction).
 fn missing_schema(name: Option<&str>, relname: &str, e: Error) -> Error {
     if e.sqlstate != "42P01" {
         return e;
     }
     let schema = catalog(
         name,
-        "select p[pg_catalog.array_length(p, 1) - 1] from pg_catalog.parse_ident($1) p \
+        "select s::pg_catalog.name::text \
+         from pg_catalog.parse_ident($1) p, \
+              lateral (select p[pg_catalog.array_length(p, 1) - 1]) q(s) \
          where pg_catalog.array_length(p, 1) >= 2 \
-           and pg_catalog.to_regnamespace(pg_catalog.quote_ident(p[pg_catalog.array_length(p, 1) - 1])) is null",
+           and case when s operator(pg_catalog.=) 'pg_temp' \
+                    then pg_catalog.pg_my_temp_schema() operator(pg_catalog.=) 0 \
+                    else pg_catalog.to_regnamespace(pg_catalog.quote_ident(s)) is null end",
         &[Some(relname)],
     );
     match schema

@@ -11,3 +11,7 @@ SELECT dblink_build_sql_delete('x.no_such_schema.t', '1'::int2vector, 1, array['
 SELECT dblink_build_sql_delete('oracle.no_such_schema.t', '1'::int2vector, 1, array['1']::text[]);
 SELECT dblink_build_sql_delete('a..b', '1'::int2vector, 1, array['1']::text[]);
 SELECT * FROM dblink_get_pkey('nope.t');
+-- The pg_temp alias is a missing schema while the session has no temporary
+-- schema (3F000); a missing schema's name is truncated to 63 bytes.
+SELECT dblink_build_sql_delete('pg_temp.nosuch', '1'::int2vector, 1, array['1']::text[]);
+SELECT dblink_build_sql_delete(repeat('s', 70) || '.t', '1'::int2vector, 1, array['1']::text[]);
