@@ -31,9 +31,10 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use support::scenario::{Call, Outcome, Side, World, is_outcome_line};
+use support::scenario::{Call, Outcome, Shape, Side, World, is_outcome_line};
 use support::shared;
 
 // ---------------------------------------------------------------------------
@@ -160,11 +161,22 @@ fn parse_script(name: &str, text: &str) -> Result<Script, String> {
             continue;
         } else if trimmed.starts_with('\\') {
             let action = meta(trimmed).map_err(at)?;
-            let follows = if action.recorded() {
-                follows.take()
-            } else {
-                None
-            };
+            if let Action::Retry(s) = &action {
+                let call =
+                    Call::parse(&placeholders(s)).map_err(|e| at(format!("{e}\nin: {s}")))?;
+                if call.shape == Shape::Scalar {
+                    return Err(at(
+                        "\\retry repeats a set-returning call until it gives a row".into(),
+                    ));
+                }
+            }
+            if follows.is_some() && !action.recorded() {
+                return Err(at(
+                    "a `pgdblink follows dblink N` comment must precede a step with an outcome"
+                        .into(),
+                ));
+            }
+            let follows = follows.take();
             steps.push(Step {
                 echo: std::mem::take(&mut echo),
                 action,
@@ -281,6 +293,7 @@ fn outcome_blocks(text: &str) -> Vec<String> {
     blocks
 }
 
+#[derive(Clone)]
 struct Dirs {
     scenarios: PathBuf,
     expected: PathBuf,
@@ -317,6 +330,21 @@ fn run_scenario(
     bless: bool,
 ) -> Result<Option<String>, String> {
     let server = shared();
+    // Each scenario starts with no pgdblink connection (and leaves none).
+    if let Some(names) = pgdblink::get_connections() {
+        pgdblink::disconnect_all();
+        return Err(format!(
+            "connections left by an earlier scenario: {names:?}"
+        ));
+    }
+    let _ = pgdblink::disconnect(None);
+    struct CloseAll;
+    impl Drop for CloseAll {
+        fn drop(&mut self) {
+            pgdblink::disconnect_all();
+        }
+    }
+    let _close_all = CloseAll;
     let theirs = {
         let mut world = World::new(Side::Dblink, server);
         run_world(script, &mut world)
@@ -370,8 +398,30 @@ fn run_scenario(
     }
     let newest_text = fs::read_to_string(&newest).ok();
 
-    // 1. pgdblink against dblink, step by step.
+    // 1. pgdblink against dblink, step by step. A step that follows a newer
+    // dblink is compared with the committed dblink 18 outcome of the same
+    // step: the committed file must be of this very scenario text.
     let newest_blocks = newest_text.as_deref().map(outcome_blocks);
+    let scenario_lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !is_outcome_line(l))
+            .map(str::to_owned)
+            .collect()
+    };
+    let needs_newest = script
+        .steps
+        .iter()
+        .any(|s| s.follows.is_some_and(|n| major < n));
+    if needs_newest
+        && newest_text
+            .as_deref()
+            .is_some_and(|t| scenario_lines(t) != scenario_lines(&oracle_text))
+    {
+        return Err(format!(
+            "{} is not of this scenario's text (stale): bless with dblink 18 first",
+            newest.display()
+        ));
+    }
     let mut report = String::new();
     let mut k = 0;
     for (step, (t, m)) in script.steps.iter().zip(theirs.iter().zip(&mine)) {
@@ -500,6 +550,48 @@ fn self_check() -> Result<(), String> {
     Ok(())
 }
 
+/// How long one scenario may take in all three worlds (the longest take a
+/// few seconds) before the run calls it hung.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
+const HUNG: &str = "hung:";
+
+/// Runs a scenario in a thread of its own (a panic is its failure), for at
+/// most [`SCENARIO_LIMIT`].
+fn run_bounded(
+    script: Script,
+    dirs: &Dirs,
+    major: u32,
+    bless: bool,
+) -> Result<Option<String>, String> {
+    let (tx, rx) = mpsc::channel();
+    let dirs = dirs.clone();
+    let name = script.name.clone();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_scenario(&script, &dirs, major, bless)
+            }))
+            .unwrap_or_else(|p| {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                Err(format!("panicked: {msg}"))
+            });
+            let _ = tx.send(r);
+        })
+        .map_err(|e| format!("cannot start the scenario's thread: {e}"))?;
+    rx.recv_timeout(SCENARIO_LIMIT).unwrap_or_else(|_| {
+        Err(format!(
+            "{HUNG} no outcome in {} s (a call that never returned; the transcripts of the \
+             worlds that finished are in the results directory)",
+            SCENARIO_LIMIT.as_secs()
+        ))
+    })
+}
+
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dirs = Dirs {
@@ -507,14 +599,28 @@ fn main() -> ExitCode {
         expected: root.join("tests/scenarios/expected"),
         results: Path::new(env!("CARGO_TARGET_TMPDIR")).join("scenarios"),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let list = args.iter().any(|a| a == "--list");
-    if args.iter().any(|a| a == "--ignored") {
-        // No scenario is ignored.
-        return ExitCode::SUCCESS;
+    // libtest's command line, as far as it means something here: filters
+    // (substrings, or whole names with --exact), --skip, --list, --ignored;
+    // its other options are accepted and ignored, with their values.
+    let mut filters: Vec<String> = Vec::new();
+    let mut skips: Vec<String> = Vec::new();
+    let (mut list, mut exact) = (false, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--list" => list = true,
+            "--exact" => exact = true,
+            // No scenario is ignored.
+            "--ignored" => return ExitCode::SUCCESS,
+            "--skip" => skips.extend(args.next()),
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" | "--shuffle-seed"
+            | "--report-time" => {
+                args.next();
+            }
+            s if s.starts_with('-') => {}
+            _ => filters.push(a),
+        }
     }
-    // libtest's options (`--nocapture`, `--test-threads=N`, ...) mean nothing here.
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
 
     let mut names: Vec<String> = match fs::read_dir(&dirs.scenarios) {
         Ok(rd) => rd
@@ -530,9 +636,11 @@ fn main() -> ExitCode {
         }
     };
     names.sort();
+    let matches = |n: &str, f: &str| if exact { n == f } else { n.contains(f) };
     let selected: Vec<&String> = names
         .iter()
-        .filter(|n| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
+        .filter(|n| filters.is_empty() || filters.iter().any(|f| matches(n, f)))
+        .filter(|n| !skips.iter().any(|f| matches(n, f)))
         .collect();
     if list {
         for n in &selected {
@@ -546,7 +654,7 @@ fn main() -> ExitCode {
         failures.push(("(runner self-check)".to_owned(), e));
     }
     // Every expected output belongs to a scenario.
-    if filters.is_empty() {
+    if filters.is_empty() && skips.is_empty() {
         if let Ok(rd) = fs::read_dir(&dirs.expected) {
             for e in rd.filter_map(Result::ok) {
                 let f = e.file_name().to_string_lossy().into_owned();
@@ -577,19 +685,18 @@ fn main() -> ExitCode {
         let result = fs::read_to_string(&path)
             .map_err(|e| format!("{}: {e}", path.display()))
             .and_then(|text| parse_script(name, &text))
-            .and_then(|script| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_scenario(&script, &dirs, major, bless)
-                }))
-                .unwrap_or_else(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_default();
-                    Err(format!("panicked: {msg}"))
-                })
-            });
+            .and_then(|script| run_bounded(script, &dirs, major, bless));
+        if let Err(e) = &result {
+            if e.starts_with(HUNG) {
+                // Its thread still holds connections: report and stop here.
+                println!("scenario {name} ... FAILED\n\n---- {name} ----\n{e}");
+                for (n, e) in &failures {
+                    println!("\n---- {n} ----\n{e}");
+                }
+                println!("\nscenario result: FAILED (a scenario hung)\n");
+                std::process::exit(1);
+            }
+        }
         match result {
             Ok(note) => println!(
                 "scenario {name} ... ok{}",

@@ -510,7 +510,9 @@ impl Parser<'_> {
             if self.pos == first {
                 return Err(format!("an empty argument in {func}()"));
             }
-            args.push(self.arg(first, self.pos));
+            let arg = self.arg(first, self.pos);
+            Parser::check_expr(&arg)?;
+            args.push(arg);
             if self.eat_punct(")") {
                 return Ok((func, args));
             }
@@ -543,6 +545,18 @@ impl Parser<'_> {
 
     fn expr(&self, from: usize, to: usize) -> Arg {
         Arg::Expr(self.sql[self.toks[from].1..self.toks[to - 1].2].to_owned())
+    }
+
+    /// An argument expression may not call dblink: it would run in the real
+    /// dblink in both worlds (pgdblink's arguments are evaluated in a plain
+    /// session).
+    fn check_expr(arg: &Arg) -> Result<(), String> {
+        match arg {
+            Arg::Expr(e) if e.to_ascii_lowercase().contains("dblink") => {
+                Err(format!("an argument expression may not call dblink: {e}"))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -825,9 +839,14 @@ impl World {
         if side == Side::C {
             notices::install_c();
         }
+        let mut session = server.oracle();
+        // No step may hang the tests: the oracle's calls are bounded too.
+        session
+            .query("set statement_timeout = '120s'")
+            .unwrap_or_else(|r| panic!("statement_timeout: {r}"));
         World {
             side,
-            session: server.oracle(),
+            session,
             vars: Vars::builtin(server),
             pids: HashMap::new(),
             connected: Vec::new(),
@@ -1151,7 +1170,7 @@ fn library_outcome(side: Side, call: &Call, values: Vec<Option<String>>) -> Outc
         .collect();
     let result = result.map(|v| match (v, &call.shape) {
         (Value::Rows(rows), Shape::Set { columns, select }) => {
-            Value::Rows(project(rows, columns, select.as_deref()))
+            Value::Rows(project(rows, columns, select.as_deref()).unwrap_or_else(|e| panic!("{e}")))
         }
         (v, _) => v,
     });
@@ -1159,15 +1178,26 @@ fn library_outcome(side: Side, call: &Call, values: Vec<Option<String>>) -> Outc
 }
 
 /// Rows projected from `columns` to `select`.
-fn project(rows: Rows, columns: &[String], select: Option<&[String]>) -> Rows {
-    let Some(select) = select else { return rows };
+fn project(rows: Rows, columns: &[String], select: Option<&[String]>) -> Result<Rows, String> {
+    if let Some(row) = rows.iter().find(|r| r.len() != columns.len()) {
+        return Err(format!(
+            "pgdblink returned {} columns where the column definition list names {} \
+             ({columns:?}): make them match (dblink would raise 42804 here)",
+            row.len(),
+            columns.len()
+        ));
+    }
+    let Some(select) = select else {
+        return Ok(rows);
+    };
     let idx: Vec<usize> = select
         .iter()
         .filter_map(|s| columns.iter().position(|c| c == s))
         .collect();
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|row| idx.iter().map(|&i| row.get(i).cloned().flatten()).collect())
-        .collect()
+        .collect())
 }
 
 fn flag(b: bool) -> String {
