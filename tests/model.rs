@@ -574,7 +574,8 @@ fn f3_copy_through_every_entry_point_ends_cleanly() {
 // ---------------------------------------------------------------------------
 
 /// The last NOTICE per connection name, kept by this file's notice handler
-/// (only the last: 10,000 growing notices must not all be kept).
+/// (only the last: 10,000 growing notices must not all be kept, which
+/// `support::notices` would do).
 fn last_notices() -> &'static Mutex<HashMap<String, Error>> {
     static LAST: OnceLock<Arc<Mutex<HashMap<String, Error>>>> = OnceLock::new();
     LAST.get_or_init(|| {

@@ -181,7 +181,9 @@ fn assert_server_log_clean(what: &str) {
 
 type Recorded = Mutex<Vec<(Option<String>, Error)>>;
 
-/// Installs (once) a notice handler recording every notice of this process.
+/// Installs (once) a notice handler recording every notice of this process
+/// (process-wide on purpose, unlike `support::notices`: no notice of any
+/// thread may carry a password).
 fn notices() -> &'static Recorded {
     static RECORDED: OnceLock<Arc<Recorded>> = OnceLock::new();
     RECORDED.get_or_init(|| {

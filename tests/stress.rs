@@ -85,12 +85,11 @@
 
 mod support;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -759,18 +758,8 @@ impl Drop for Life<'_> {
 // Notices, per thread (the handler runs on the calling thread)
 // ---------------------------------------------------------------------------
 
-thread_local! {
-    static NOTICES: RefCell<Vec<(Option<String>, Error)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn install_notice_handler() {
-    pgdblink::set_notice_handler(Some(Arc::new(|name: Option<&str>, e: &Error| {
-        NOTICES.with(|n| n.borrow_mut().push((name.map(str::to_owned), e.clone())));
-    })));
-}
-
 fn take_notices() -> Vec<(Option<String>, Error)> {
-    NOTICES.with(|n| std::mem::take(&mut *n.borrow_mut()))
+    support::notices::take()
 }
 
 /// Waits until `fd` is readable (or writable), at most `ms` milliseconds.
@@ -2624,7 +2613,7 @@ fn sixteen_threads_random_operations_on_eight_shared_names() {
          {NAMES} names, {run_for:?}, excluded: {:?}",
         excluded.iter().map(|o| o.label()).collect::<Vec<_>>()
     );
-    install_notice_handler();
+    support::notices::install();
     // Whatever libpq sets up once per process is not a leak: connect and
     // cancel once (over both transports) before counting descriptors.
     for connstr in [server.connstr(), server.tcp_connstr()] {
@@ -2734,7 +2723,6 @@ fn sixteen_threads_random_operations_on_eight_shared_names() {
         sh.stop.store(true, Ordering::Relaxed);
         stop_watchdog.send(()).expect("the watchdog is running");
     });
-    pgdblink::set_notice_handler(None);
     let elapsed = started.elapsed();
     // Every connection is closed and every thread has ended: the 42710
     // losers of connect races, the cancels, the temporary connections, the
