@@ -2,7 +2,7 @@
 //! runs through the real dblink, which reads the catalog of its local
 //! database (the oracle database), and through pgdblink, on a connection to
 //! that same database ([`Pair`]; see `on_local_database` in
-//! `support/scenario.rs`). Texts and errors (SQLSTATE, message, detail,
+//! `support/scenario/`). Texts and errors (SQLSTATE, message, detail,
 //! hint, context) must be equal. Also dblink()'s partial rows before a
 //! remote error (single-row reading), against the real dblink.
 
