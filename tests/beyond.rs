@@ -12,22 +12,10 @@ use pgdblink::Status;
 use support::{shared, unique_name};
 
 fn connect(prefix: &str) -> String {
-    let name = unique_name(prefix);
-    pgdblink::connect(Some(&name), &shared().connstr()).expect("connect");
-    name
+    support::connect_new(prefix, &shared().connstr())
 }
 
-/// Reads results up to the final empty set; returns the rows of all of them.
-fn drain(name: &str) -> Vec<Vec<Option<String>>> {
-    let mut rows = Vec::new();
-    loop {
-        let r = pgdblink::get_result(Some(name), true).expect("get_result");
-        if r.status() == Status::Done {
-            return rows;
-        }
-        rows.extend(r.rows());
-    }
-}
+use support::drain_rows as drain;
 
 fn cpu_time() -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();

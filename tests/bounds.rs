@@ -155,23 +155,7 @@ fn proxy() -> Proxy {
     Proxy::start(shared().port())
 }
 
-fn connect(prefix: &str, connstr: &str) -> String {
-    let name = unique_name(prefix);
-    pgdblink::connect(Some(&name), connstr).expect("connect");
-    name
-}
-
-/// Reads results up to the final empty set; returns their rows.
-fn drain(name: &str) -> Vec<Vec<Option<String>>> {
-    let mut rows = Vec::new();
-    loop {
-        let r = pgdblink::get_result(Some(name), true).expect("get_result");
-        if r.status() == Status::Done {
-            return rows;
-        }
-        rows.extend(r.rows());
-    }
-}
+use support::{connect_new as connect, drain_rows as drain};
 
 /// The outcome of a get_result, as the test compares it.
 type Got = Result<Status, pgdblink::Error>;

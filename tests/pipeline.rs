@@ -5,12 +5,10 @@
 mod support;
 
 use pgdblink::Status;
-use support::{shared, unique_name};
+use support::shared;
 
 fn connect(prefix: &str) -> String {
-    let name = unique_name(prefix);
-    pgdblink::connect(Some(&name), &shared().connstr()).expect("connect");
-    name
+    support::connect_new(prefix, &shared().connstr())
 }
 
 /// Every result up to and including the next sync point, as (status, rows

@@ -32,6 +32,25 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Connects a new name `<prefix>_<n>` to `connstr` (panics on failure).
+pub fn connect_new(prefix: &str, connstr: &str) -> String {
+    let name = unique_name(prefix);
+    pgdblink::connect(Some(&name), connstr).unwrap_or_else(|e| panic!("connect {name}: {e:#}"));
+    name
+}
+
+/// Reads results up to the final empty set; returns the rows of all of them.
+pub fn drain_rows(name: &str) -> Rows {
+    let mut rows = Vec::new();
+    loop {
+        let r = pgdblink::get_result(Some(name), true).expect("get_result");
+        if r.status() == pgdblink::Status::Done {
+            return rows;
+        }
+        rows.extend(r.rows());
+    }
+}
+
 /// Serializes the tests that use the single unnamed connection.
 ///
 /// Hold the guard for the whole test. A panic in another holder (a failed
