@@ -536,6 +536,20 @@ fn self_check() -> Result<(), String> {
     if Call::parse("SELECT * FROM dblink('a', 'q')").is_ok() {
         return Err("a set call without a column definition list parsed".into());
     }
+    if Call::parse("SELECT dblink_exec((select dblink_exec('a', 'x')), 'q')").is_ok() {
+        return Err("an argument expression calling dblink parsed".into());
+    }
+    let cols = ["x".to_owned(), "y".to_owned()];
+    let one_wide = vec![vec![Some("1".to_owned())]];
+    if support::scenario::project(one_wide, &cols, None).is_ok() {
+        return Err("a result narrower than its column definition list was accepted".into());
+    }
+    let row = vec![vec![Some("1".to_owned()), None]];
+    let want = vec![vec![None, Some("1".to_owned())]];
+    let sel = ["y".to_owned(), "x".to_owned()];
+    if support::scenario::project(row, &cols, Some(&sel)) != Ok(want) {
+        return Err("projection by name is wrong".into());
+    }
     let mut v = Vars::default();
     v.set("n", "12", true);
     v.set("s", "it's", false);

@@ -41,4 +41,4 @@ pub use outcome::{Outcome, Value, is_outcome_line};
 pub use pair::Pair;
 pub use parse::{Arg, Call, Shape};
 pub use vars::{Vars, interpolate_by};
-pub use world::{PgdblinkCall, Side, World};
+pub use world::{PgdblinkCall, Side, World, project};

@@ -411,8 +411,9 @@ fn library_outcome(side: Side, call: &Call, values: Vec<Option<String>>) -> Outc
     Outcome { notices, result }
 }
 
-/// Rows projected from `columns` to `select`.
-fn project(rows: Rows, columns: &[String], select: Option<&[String]>) -> Result<Rows, String> {
+/// Rows projected from `columns` to `select`; an error when a row's width
+/// is not the column definition list's.
+pub fn project(rows: Rows, columns: &[String], select: Option<&[String]>) -> Result<Rows, String> {
     if let Some(row) = rows.iter().find(|r| r.len() != columns.len()) {
         return Err(format!(
             "pgdblink returned {} columns where the column definition list names {} \
