@@ -397,6 +397,7 @@ impl Conn {
     /// read yet, which poll(2) on the socket cannot see (see `tls.rs`):
     /// then read (`PQconsumeInput`) instead of waiting. Always false with
     /// libpq 18 after a read, and without TLS.
+    #[inline]
     pub(crate) fn tls_pending(&self) -> bool {
         // SAFETY: `self.raw` is live; no other thread uses it while we hold
         // `&self` (every libpq call on it goes through this Conn).
@@ -406,6 +407,7 @@ impl Conn {
     /// [`Conn::is_busy`], after reading what OpenSSL already holds (see
     /// [`Conn::tls_pending`]): true only when what is missing has not
     /// arrived, so that waiting on the socket is right.
+    #[inline]
     pub(crate) fn is_busy_unbuffered(&mut self) -> bool {
         // Each read takes buffered bytes out of OpenSSL, and PQisBusy parses
         // them: this ends when a result is complete or OpenSSL is empty.
@@ -499,6 +501,7 @@ impl Conn {
 
     /// Waits (poll(2), until `deadline`) until [`Conn::get_result_now`]
     /// would not block.
+    #[inline(always)]
     fn wait_ready(&mut self, deadline: Deadline, interrupted: Interrupted) -> Result<(), Stop> {
         // Busy with nothing left in OpenSSL: only then is the socket to wait on.
         while self.is_busy_unbuffered() {

@@ -35,6 +35,7 @@ const LIBPQ_DRAINS_ITSELF: i32 = 180006;
 
 /// `SSL_pending` of the OpenSSL that libpq uses, if it can be found and
 /// libpq needs it.
+#[inline]
 fn ssl_pending_fn() -> Option<SslPending> {
     static FOUND: OnceLock<Option<SslPending>> = OnceLock::new();
     *FOUND.get_or_init(|| {
@@ -86,6 +87,7 @@ fn find_ssl_pending() -> Option<SslPending> {
 ///
 /// # Safety
 /// `raw` must be a live PGconn that no other thread uses during the call.
+#[inline]
 pub(super) unsafe fn ssl_pending(raw: *mut pq_sys::PGconn) -> bool {
     let Some(pending) = ssl_pending_fn() else {
         return false;
